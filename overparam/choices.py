@@ -100,7 +100,7 @@ def parse_spectrum(value: Any) -> Spectrum:
 def _spectrum_file(text: str, path: Path) -> Spectrum:
     form = "file:PATH of a .npy or whitespace-separated text file of eigenvalues >= 0, not all 0"
     try:
-        eigs = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
+        eigs = np.load(path) if path.suffix == ".npy" else np.array(path.read_text().split(), dtype=float)
         eigs = np.asarray(eigs, dtype=float).ravel()
     except (OSError, ValueError) as exc:
         raise ParameterError("spectrum", text, form, f"cannot read: {exc}".splitlines()[0]) from None

@@ -39,12 +39,9 @@ def holm(z: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     m = z.size
     order = np.argsort(-z, kind="stable")
     z_crit = np.empty(m)
+    z_crit[order] = _st.norm.isf(alpha / (2 * (m - np.arange(m))))
     reject = np.zeros(m, dtype=bool)
-    still = True
-    for rank, i in enumerate(order):
-        z_crit[i] = _st.norm.isf(alpha / (2 * (m - rank)))
-        still = still and z[i] > z_crit[i]
-        reject[i] = still
+    reject[order] = np.logical_and.accumulate(z[order] > z_crit[order])
     return reject, z_crit
 
 
