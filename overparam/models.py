@@ -46,7 +46,7 @@ class Model:
         """Parameter name -> value (arrays for gridded numbers, objects for categorical values)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def labels(self) -> dict[str, Any]:
+    def display(self) -> dict[str, Any]:
         """Parameter name -> display value (categorical values by their spelling)."""
         return {k: label(v) for k, v in self.values().items()}
 

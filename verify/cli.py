@@ -89,7 +89,7 @@ def curve_records(model: Model, theory) -> list[dict]:
     size = int(np.prod(model.shape()))
     recs = []
     for i in range(size):
-        rec = {k: _pick(v, i) for k, v in model.labels().items()}
+        rec = {k: _pick(v, i) for k, v in model.display().items()}
         rec.update({m: _pick(np.broadcast_to(np.asarray(v), (size,)), i) for m, v in metrics.items()})
         recs.append(rec)
     return recs

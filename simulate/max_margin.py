@@ -1,0 +1,187 @@
+"""Finite-size max-margin classification: one exact replicate of the hard-margin SVM without intercept.
+
+Data (formulas/max_margin.md Sec. 5): X (n x p) with iid N(0, 1) entries, teacher beta* = e_1 (by rotation
+invariance the same law as a uniform unit teacher), G = X[:, 0], labels y drawn from ``model.labels``
+(noiseless sign(G); flip:q sign(G) flipped with probability q; logistic:beta P(y = 1) = 1/(1 + exp(-beta G));
+purenoise +-1 with probability 1/2). With A = diag(y) X the estimator is the exact hard-margin solution
+
+    w_hat = argmin ||w||^2  s.t.  A w >= 1,      theta_hat = w_hat/||w_hat||,
+
+computed as the least-distance programme of Lawson and Hanson: u = argmin_{u >= 0} ||E u - f||, E = [R; 1^T],
+f = (0, ..., 0, 1), R^T R = A A^T (R = A^T when p < n, else the triangular factor of a QR of A^T);
+den = 1 - sum(u) = kappa^2/(1 + kappa^2); den <= 1e-9 certifies that the sample is not separable (u/sum(u) is
+then a Gordan certificate: A^T u ~ 0 with u >= 0), otherwise alpha = u/den, w = A^T alpha. For p >= n a block
+principal pivoting solve of the dual min 1/2 a^T A A^T a - 1^T a, a >= 0 is tried first (faster, falls back to
+the NNLS path); every solution must pass the KKT certificate (alpha >= 0, A w >= 1, complementary
+slackness, zero duality gap ||w||^2 = sum(alpha)) or ConvergenceError is raised.
+
+Metrics of one replicate, with the conventions of ``overparam.theory.max_margin``:
+``margin`` = min_i y_i <x_i, theta_hat> = 1/||w_hat||; ``cos_angle`` = theta_hat[0] = <theta_hat, beta*>;
+``test_error`` = the exact conditional error P(y_new != sign <x_new, theta_hat>) of a fresh draw of the same label
+model, a function of rho = cos_angle only (E[Phi(-t Y G)], t = rho/sqrt(1 - rho^2), no test sample);
+``separable`` = 1 or 0. When the sample is not separable the other three metrics are NaN (the runner averages
+them over separable replicates only). ``separability_threshold`` is a property of the limit and is not simulated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate, linalg, optimize, special
+
+from overparam.choices import Labels
+from overparam.errors import ConvergenceError
+from overparam.models import MaxMargin
+
+INFEASIBLE = 1e-9  # den = kappa^2/(1 + kappa^2) below this: not separable (kappa < 3e-5)
+KKT_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class HardMargin:
+    """Solution of min ||w||^2 s.t. A w >= 1: ``w``, dual ``alpha`` (w = A^T alpha) and the KKT residual."""
+
+    w: np.ndarray
+    alpha: np.ndarray
+    kkt: float
+
+    @property
+    def margin(self) -> float:
+        return 1.0 / float(np.linalg.norm(self.w))
+
+
+def kkt_residual(A: np.ndarray, w: np.ndarray, alpha: np.ndarray) -> float:
+    """Worst relative violation of the hard-margin KKT conditions: primal feasibility max(1 - A w)_+, dual
+    feasibility max(-alpha)_+/max(alpha), stationarity ||w - A^T alpha||/||w||, complementary slackness
+    sum alpha_i |(A w)_i - 1| / sum alpha, duality gap | ||w||^2 - sum alpha | / ||w||^2."""
+    slack = A @ w - 1
+    scale = max(float(np.max(alpha)), 1e-300)
+    return float(max(np.max(-slack, initial=0.0), np.max(-alpha, initial=0.0) / scale,
+                     np.linalg.norm(w - A.T @ alpha) / np.linalg.norm(w),
+                     np.sum(alpha * np.abs(slack)) / max(np.sum(alpha), 1e-300),
+                     abs(w @ w - np.sum(alpha)) / (w @ w)))
+
+
+def _bpp(K: np.ndarray, eps: float = 1e-12) -> np.ndarray | None:
+    """Block principal pivoting (Kim and Park 2011) for min 1/2 a^T K a - 1^T a, a >= 0, K positive definite.
+    Returns a, or None when the pivoting does not terminate (the caller then uses the NNLS path)."""
+    n = len(K)
+    free = np.ones(n, dtype=bool)
+    best, backup = n + 1, 3
+    for _ in range(5 * n):
+        a = np.zeros(n)
+        try:
+            a[free] = linalg.solve(K[np.ix_(free, free)], np.ones(free.sum()), assume_a="pos", check_finite=False)
+        except linalg.LinAlgError:
+            return None
+        grad = K[:, free] @ a[free] - 1
+        bad = (free & (a < -eps)) | (~free & (grad < -eps))
+        count = int(bad.sum())
+        if count == 0:
+            return np.maximum(a, 0.0)
+        if count < best:
+            best, backup = count, 3
+            free ^= bad
+        elif backup > 0:
+            backup -= 1
+            free ^= bad
+        else:
+            j = np.flatnonzero(bad)[-1]
+            free[j] = not free[j]
+    return None
+
+
+def _ldp(A: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-distance programme: (u, den) with u = argmin_{u >= 0} ||[R; 1^T] u - e_last||."""
+    n, p = A.shape
+    R = A.T if p < n else linalg.qr(A.T, mode="r", check_finite=False)[0][:n]
+    E = np.vstack([R, np.ones(n)])
+    f = np.zeros(len(E))
+    f[-1] = 1.0
+    u, _ = optimize.nnls(E, f, maxiter=50 * n)
+    return u, 1.0 - float(np.sum(u))
+
+
+def hard_margin(A: np.ndarray) -> HardMargin | None:
+    """Exact hard-margin SVM without intercept on the rows of A = diag(y) X; None if not separable.
+    Raises ConvergenceError if the solution fails its KKT certificate."""
+    n, p = A.shape
+    if p >= n:  # Gaussian rows in general position: always separable, A A^T positive definite
+        alpha = _bpp(A @ A.T)
+        if alpha is not None:
+            w = A.T @ alpha
+            res = kkt_residual(A, w, alpha)
+            if res <= KKT_TOL:
+                return HardMargin(w, alpha, res)
+    u, den = _ldp(A)
+    if den <= INFEASIBLE:
+        return None
+    alpha = u / den
+    w = A.T @ alpha
+    res = kkt_residual(A, w, alpha)
+    if res > KKT_TOL:
+        raise ConvergenceError("hard-margin SVM (KKT certificate)", res, 1)
+    return HardMargin(w, alpha, res)
+
+
+def separable_lp(A: np.ndarray) -> bool:
+    """LP feasibility (HiGHS): is there theta with A theta >= 1, i.e. are the rows strictly separable?"""
+    n, p = A.shape
+    res = optimize.linprog(np.zeros(p), A_ub=-A, b_ub=-np.ones(n), bounds=[(None, None)] * p, method="highs")
+    if res.status not in (0, 2):
+        raise ConvergenceError(f"separability LP ({res.message})", np.nan, int(res.nit))
+    return res.status == 0
+
+
+def cover_probability(n: int, p: int) -> float:
+    """Exact P(n random +-1 labelled Gaussian points in R^p are separable through the origin)
+    = 2^(1-n) sum_{k<p} C(n-1, k) = P(Binomial(n-1, 1/2) <= p-1) (Cover 1965)."""
+    return float(special.bdtr(p - 1, n - 1, 0.5)) if p < n else 1.0
+
+
+def draw_labels(labels: Labels, G: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """y in {-1, +1} given the teacher projections G."""
+    if labels.kind == "purenoise":
+        return rng.choice(np.array([-1.0, 1.0]), size=len(G))
+    if labels.kind == "logistic":
+        return np.where(rng.random(len(G)) < special.expit(labels.value * G), 1.0, -1.0)
+    y = np.sign(G)
+    if labels.kind == "flip":
+        y = np.where(rng.random(len(G)) < labels.value, -y, y)
+    return y
+
+
+def conditional_test_error(labels: Labels, rho: float) -> float:
+    """P(y_new != sign <x_new, theta>) for <theta, beta*> = rho, ||theta|| = 1:
+    noiseless arccos(rho)/pi, flip q + (1 - 2q) arccos(rho)/pi, purenoise 1/2, logistic
+    2 int_0^inf phi(g) [sigmoid(beta g) Phi(-t g) + sigmoid(-beta g) Phi(t g)] dg (adaptive quadrature)."""
+    if labels.kind == "purenoise":
+        return 0.5
+    if labels.kind in ("noiseless", "flip"):
+        q = labels.value if labels.kind == "flip" else 0.0
+        return q + (1 - 2 * q) * float(np.arccos(np.clip(rho, -1, 1))) / np.pi
+    t = rho / np.sqrt(1 - rho * rho)
+    b = labels.value
+
+    def integrand(g: float) -> float:
+        return 2 * np.exp(-0.5 * g * g) / np.sqrt(2 * np.pi) * (
+            special.expit(b * g) * special.ndtr(-t * g) + special.expit(-b * g) * special.ndtr(t * g))
+
+    return float(integrate.quad(integrand, 0, np.inf, epsabs=1e-13, epsrel=1e-12, limit=200)[0])
+
+
+def replicate(model: MaxMargin, sizes: dict[str, int], rng: np.random.Generator) -> dict[str, float]:
+    """One replicate: margin, cos_angle, test_error (NaN when not separable) and separable (0/1)."""
+    n, p = sizes["n"], sizes["p"]
+    X = rng.standard_normal((n, p))
+    y = draw_labels(model.labels, X[:, 0], rng)
+    sol = hard_margin(y[:, None] * X)
+    if sol is None:
+        return {"margin": np.nan, "cos_angle": np.nan, "test_error": np.nan, "separable": 0.0}
+    rho = float(sol.w[0] / np.linalg.norm(sol.w))
+    return {"margin": sol.margin, "cos_angle": rho, "test_error": conditional_test_error(model.labels, rho),
+            "separable": 1.0}
+
+
+__all__ = ["replicate", "hard_margin", "HardMargin", "kkt_residual", "separable_lp", "cover_probability",
+           "draw_labels", "conditional_test_error"]

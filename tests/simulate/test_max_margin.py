@@ -1,0 +1,123 @@
+"""Simulator of the max-margin family against independent solvers and exact finite-n results."""
+import cvxpy as cp
+import numpy as np
+import pytest
+from scipy import special
+
+from overparam.choices import parse_labels
+from overparam.models import MaxMargin
+from overparam.simulate import max_margin as sim
+
+
+def _design(rng, n, p, labels="noiseless"):
+    X = rng.standard_normal((n, p))
+    y = sim.draw_labels(parse_labels(labels), X[:, 0], rng)
+    return y[:, None] * X
+
+
+def _cvxpy_hard_margin(A):
+    w = cp.Variable(A.shape[1])
+    cp.Problem(cp.Minimize(cp.sum_squares(w)), [A @ w >= 1]).solve(solver=cp.CLARABEL)
+    return w.value
+
+
+@pytest.mark.parametrize("n, p, labels", [(30, 20, "noiseless"), (40, 60, "flip:0.2"), (25, 25, "logistic:2")])
+def test_hard_margin_matches_cvxpy(n, p, labels):
+    rng = np.random.default_rng(1)
+    A = _design(rng, n, p, labels)
+    sol = sim.hard_margin(A)
+    ref = _cvxpy_hard_margin(A)
+    assert sol.kkt < 1e-12
+    assert np.allclose(sol.w, ref, atol=1e-6 * np.linalg.norm(ref))
+    assert sol.margin == pytest.approx(np.min(A @ sol.w) / np.linalg.norm(sol.w), rel=1e-12)
+
+
+def test_fast_path_equals_least_distance_programme():
+    rng = np.random.default_rng(2)
+    A = _design(rng, 120, 200, "flip:0.1")
+    alpha = sim._bpp(A @ A.T)
+    u, den = sim._ldp(A)
+    assert alpha is not None
+    assert np.allclose(A.T @ alpha, A.T @ (u / den), atol=1e-10)
+
+
+def test_kkt_residual_detects_a_wrong_solution():
+    rng = np.random.default_rng(3)
+    A = _design(rng, 30, 40)
+    sol = sim.hard_margin(A)
+    assert sim.kkt_residual(A, sol.w, sol.alpha) < 1e-12
+    assert sim.kkt_residual(A, 1.01 * sol.w, sol.alpha) > 1e-3  # duality gap and stationarity
+    assert sim.kkt_residual(A, 0.99 * sol.w, 0.99 * sol.alpha) > 1e-3  # primal infeasible
+
+
+def test_nnls_verdict_equals_lp_near_cover_threshold():
+    """Around p = n/2 (pure noise) about half the samples are separable; NNLS and the LP must agree on each."""
+    rng = np.random.default_rng(4)
+    verdicts = []
+    for _ in range(60):
+        A = _design(rng, 40, int(rng.integers(17, 24)), "purenoise")
+        verdicts.append((sim.hard_margin(A) is not None, sim.separable_lp(A)))
+    verdicts = np.array(verdicts)
+    assert np.all(verdicts[:, 0] == verdicts[:, 1])
+    assert 0.15 < verdicts[:, 0].mean() < 0.85  # both outcomes occur (not a vacuous agreement)
+
+
+def test_lp_separable_fraction_matches_cover():
+    """Binomial check of the LP path: n = 30, p = 14 (Cover P = 0.4278), 400 samples, |z| < 4."""
+    rng = np.random.default_rng(5)
+    n, p, reps = 30, 14, 400
+    hits = sum(sim.separable_lp(_design(rng, n, p, "purenoise")) for _ in range(reps))
+    prob = sim.cover_probability(n, p)
+    assert abs(hits / reps - prob) < 4 * np.sqrt(prob * (1 - prob) / reps)
+
+
+def test_cover_probability_exact():
+    assert sim.cover_probability(40, 20) == pytest.approx(0.5, abs=1e-15)
+    n, p = 25, 9
+    direct = sum(special.comb(n - 1, k, exact=True) for k in range(p)) / 2 ** (n - 1)
+    assert sim.cover_probability(n, p) == pytest.approx(direct, rel=1e-13)
+    assert sim.cover_probability(10, 10) == 1.0
+
+
+def test_conditional_test_error_brute_force():
+    """Exact conditional error vs a fresh test sample of 400,000 points (|z| < 4)."""
+    rng = np.random.default_rng(6)
+    p, m = 5, 400_000
+    theta = rng.standard_normal(p)
+    theta /= np.linalg.norm(theta)
+    for labels in ("noiseless", "flip:0.2", "logistic:2", "purenoise"):
+        lab = parse_labels(labels)
+        X = rng.standard_normal((m, p))
+        y = sim.draw_labels(lab, X[:, 0], rng)
+        emp = np.mean(y != np.sign(X @ theta))
+        exact = sim.conditional_test_error(lab, theta[0])
+        assert abs(emp - exact) < 4 * np.sqrt(exact * (1 - exact) / m)
+
+
+def test_label_models():
+    rng = np.random.default_rng(7)
+    G = rng.standard_normal(200_000)
+    flip = sim.draw_labels(parse_labels("flip:0.3"), G, rng)
+    assert abs(np.mean(flip != np.sign(G)) - 0.3) < 4 * np.sqrt(0.21 / len(G))
+    logi = sim.draw_labels(parse_labels("logistic:1.5"), G, rng)
+    expect = np.mean(np.tanh(0.75 * G))  # E[m(G)] over the same G: E[y | G] = tanh(beta G/2)
+    assert abs(np.mean(logi) - expect) < 4 / np.sqrt(len(G))
+    assert set(np.unique(sim.draw_labels(parse_labels("purenoise"), G, rng))) == {-1.0, 1.0}
+
+
+def test_replicate_outputs():
+    model = MaxMargin(psi=1.5, labels="flip:0.2")
+    out = sim.replicate(model, model.sizes(60), np.random.default_rng(8))
+    assert set(out) == {"margin", "cos_angle", "test_error", "separable"}
+    assert out["separable"] == 1 and 0 < out["margin"] and -1 <= out["cos_angle"] <= 1
+    assert out["test_error"] == pytest.approx(0.2 + 0.6 * np.arccos(out["cos_angle"]) / np.pi, abs=1e-15)
+    low = MaxMargin(psi=0.1, labels="purenoise")
+    out = sim.replicate(low, low.sizes(60), np.random.default_rng(8))
+    assert out["separable"] == 0 and all(np.isnan(out[k]) for k in ("margin", "cos_angle", "test_error"))
+
+
+def test_replicate_is_reproducible():
+    model = MaxMargin(psi=0.8, labels="logistic:2")
+    a = sim.replicate(model, model.sizes(50), np.random.default_rng(9))
+    b = sim.replicate(model, model.sizes(50), np.random.default_rng(9))
+    assert a == b

@@ -1,0 +1,244 @@
+"""Max-margin (hard-margin SVM) linear classification and linear separability: the n, p -> infinity limits.
+
+Model (formulas/max_margin.md). x_i ~ N(0, I_p) iid, i = 1..n, teacher beta* uniform on the unit sphere,
+G = <x, beta*> ~ N(0, 1), psi = p/n, no intercept. Labels y in {-1, +1} with m(g) = E[y | G = g]:
+``noiseless`` m = sign(g); ``flip:q`` m = (1 - 2q) sign(g); ``logistic:beta`` P(y = 1 | x) = 1/(1 + exp(-beta G)),
+m = tanh(beta g / 2); ``purenoise`` m = 0. Estimator, when the sample is separable through the origin:
+theta_hat = argmax_{||theta|| = 1} min_i y_i <x_i, theta>.
+
+Metrics (identical definitions in ``overparam.simulate.max_margin``):
+
+* ``margin`` kappa* = lim min_i y_i <x_i, theta_hat> (||theta|| = 1, no 1/sqrt(p) factor; O(1), ~ sqrt(psi)).
+* ``cos_angle`` rho* = lim <theta_hat, beta*>.
+* ``test_error`` = P(y_new != sign <x_new, theta_hat>) for a fresh draw of the SAME label model (label noise
+  included, so >= the Bayes error) = E[Phi(-t W)], W = Y G, t = rho/sqrt(1 - rho^2).
+* ``separability_threshold`` psi*: the data are separable w.h.p. iff psi > psi* (depends on labels only).
+* ``separable`` = 1 if psi > psi* else 0.
+
+Below the threshold (psi < psi*) the estimator does not exist: ``margin``, ``cos_angle`` and ``test_error``
+are NaN and ``separable`` = 0 (never an exception). At psi = psi* exactly the right limits are returned:
+margin 0, cos_angle rho0, test_error(rho0), separable 0.
+
+Equations (Gordon/CGMT characterisation: Montanari, Ruan, Sohn, Yan, arXiv 1911.01544, isotropic case;
+Deng, Kammoun, Thrampoulidis, arXiv 1911.05822; threshold: Candes and Sur, arXiv 1804.09753; Cover 1965;
+Gardner 1988). With W = Y G, whose density is phi(w) (1 + m(w)), h(x) = E[(x + Z)_+^2] = (x^2+1) Phi(x) + x phi(x):
+
+    O(k, t)   = E[h(k sqrt(1 + t^2) - t W)]            (convex in t)
+    Psi(k)    = min_t O(k, t)                           (increasing in k)
+    kappa*    : Psi(kappa*) = psi,   t* = argmin_t O(kappa*, t),   rho* = t*/sqrt(1 + t*^2)
+    psi*      = Psi(0) = min_t E[h(-t W)]               (purenoise 1/2, noiseless 0)
+    Gardner   : alpha_c(kappa) = 1/h(kappa)  (pure noise: margin(psi) = kappa  <=>  psi = 1/alpha_c(kappa))
+
+Numerics: expectations over W by Gauss-Legendre panels split at 0, at the kink k sqrt(1+t^2)/t of the
+integrand (+- 8/t) and, for logistic labels, at 20/beta; the inner problem is a safeguarded Newton
+iteration on dO/dt = 0 in u = log t (the stationarity root, accurate to ~1e-12 in rho), the outer one a
+safeguarded Newton iteration on Psi(k) = psi with dPsi/dk = dO/dk (envelope theorem) in [0, sqrt(psi + 1)].
+Both run on all grid points at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from overparam.choices import Labels, parse_labels
+from overparam.errors import ConvergenceError, ParameterError
+from overparam.models import MaxMargin
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+_WMAX = 12.0  # |W| beyond 12 carries Gaussian mass < 1e-32
+_U_LO, _U_HI = -25.0, 25.0  # bracket of u = log t
+_MAXIT = 200
+_SQRT2PI = np.sqrt(2 * np.pi)
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x * x) / _SQRT2PI
+
+
+def h(k: np.ndarray) -> np.ndarray:
+    """h(k) = E[(k + Z)_+^2] = (k^2 + 1) Phi(k) + k phi(k)."""
+    k = np.asarray(k, dtype=float)
+    return (k * k + 1) * special.ndtr(k) + k * _phi(k)
+
+
+def gardner_capacity(kappa: np.ndarray) -> np.ndarray:
+    """Gardner's capacity alpha_c(kappa) = 1 / int_{-kappa}^inf Dz (z + kappa)^2 = 1/h(kappa) (= n/p, pure noise,
+    ||theta|| = 1, x ~ N(0, I_p)). Exact for kappa >= 0 only (negative stabilities are non-convex): kappa < 0 raises
+    ParameterError. alpha_c(0) = 2 (Cover)."""
+    kappa = np.asarray(kappa, dtype=float)
+    if np.any(~(kappa >= 0)):
+        raise ParameterError("kappa", kappa, ">= 0 (the Gardner formula is exact only for kappa >= 0)")
+    return 1.0 / h(kappa)
+
+
+def _labels(labels: Labels | str) -> Labels:
+    labels = parse_labels(labels)
+    if labels.kind == "flip" and labels.value == 0:
+        return Labels("noiseless", 0.0)
+    return labels
+
+
+def _m(labels: Labels, w: np.ndarray) -> np.ndarray:
+    """m(w) = E[y | G = w]."""
+    if labels.kind == "logistic":
+        return np.tanh(0.5 * labels.value * w)
+    slope = {"noiseless": 1.0, "flip": 1 - 2 * labels.value, "purenoise": 0.0}[labels.kind]
+    return slope * np.sign(w)
+
+
+def _nodes(labels: Labels, centre: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature of E[F(W)], W = Y G with density phi(w)(1 + m(w)): nodes and weights of shape (npts, N).
+    Panels on [-12, 12] split at 0, +-(centre -+ width) and, for logistic labels, at +-20/beta."""
+    b = min(20.0 / labels.value, _WMAX) if labels.kind == "logistic" else 0.0
+    c = np.clip(np.asarray(centre, float), 0, _WMAX)[:, None]
+    d = np.clip(np.asarray(width, float), 0, _WMAX)[:, None]
+    ones = np.ones_like(c)
+    pos = np.sort(np.hstack([0 * ones, b * ones, np.clip(c - d, 0, _WMAX), np.clip(c + d, 0, _WMAX),
+                             _WMAX * ones]), axis=1)
+    edges = np.hstack([-pos[:, :0:-1], pos])  # -12 ... 0 ... 12
+    lo, hi = edges[:, :-1, None], edges[:, 1:, None]
+    w = (0.5 * (hi + lo) + 0.5 * (hi - lo) * _GL_X).reshape(len(c), -1)
+    wt = (0.5 * (hi - lo) * _GL_W).reshape(len(c), -1)
+    return w, wt * _phi(w) * (1 + _m(labels, w))
+
+
+def _objective(labels: Labels, k: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """O, dO/dk, dO/dt, d2O/dt2, d2O/dtdk at (k, t) (1-D arrays). x = k sigma - t W, sigma = sqrt(1 + t^2):
+    h' = 2 (x Phi + phi), h'' = 2 Phi, dx/dk = sigma, dx/dt = k t/sigma - W, d2x/dt2 = k/sigma^3,
+    d2x/dtdk = t/sigma."""
+    sigma = np.sqrt(1 + t * t)
+    big = k * sigma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = np.where(t > 0, big / t, np.inf)
+        width = np.where(t > 0, 8.0 / t, np.inf)
+    w, wt = _nodes(labels, centre, width)
+    x = big[:, None] - t[:, None] * w
+    cdf, pdf = special.ndtr(x), _phi(x)
+    h0 = (x * x + 1) * cdf + x * pdf
+    h1 = 2 * (x * cdf + pdf)
+    dx = (k * t / sigma)[:, None] - w
+    e0, e1, e1dx, e2dx, e2dx2 = (np.sum(f * wt, axis=1) for f in (h0, h1, h1 * dx, 2 * cdf * dx, 2 * cdf * dx * dx))
+    return e0, sigma * e1, e1dx, e2dx2 + (k / sigma**3) * e1, sigma * e2dx + (t / sigma) * e1
+
+
+def _argmin_t(labels: Labels, k: np.ndarray, u: np.ndarray, tol: float = 1e-13) -> np.ndarray:
+    """u = log t* solving dO/dt(k, t) = 0 (O convex in t): Newton in u, safeguarded by bisection on
+    [-25, 25], warm-started at u. Returns u; t* = 0 for pure noise (not called)."""
+    lo, hi = np.full_like(u, _U_LO), np.full_like(u, _U_HI)
+    u = np.clip(u, _U_LO, _U_HI)
+    for it in range(_MAXIT):
+        t = np.exp(u)
+        d1, d2 = _objective(labels, k, t)[2:4]
+        lo, hi = np.where(d1 < 0, u, lo), np.where(d1 < 0, hi, u)
+        new = u - d1 / (t * d2)
+        new = np.where((new >= lo) & (new <= hi), new, 0.5 * (lo + hi))
+        step, u = np.abs(new - u), new
+        if np.all((step < tol * (1 + np.abs(u))) | (hi - lo < tol)):
+            return u
+    raise ConvergenceError("max-margin inner problem argmin_t O(k, t)", float(np.max(step)), it + 1)
+
+
+def _threshold(labels: Labels) -> tuple[float, float]:
+    """(psi*, t0): psi* = Psi(0) = min_t E[h(-t W)] and its minimiser t0 (rho0 = t0/sqrt(1 + t0^2))."""
+    if labels.kind == "purenoise":
+        return 0.5, 0.0
+    if labels.kind == "noiseless":
+        return 0.0, np.inf
+    zero = np.zeros(1)
+    t0 = np.exp(_argmin_t(labels, zero, zero))
+    return float(_objective(labels, zero, t0)[0][0]), float(t0[0])
+
+
+def separability_threshold(labels: Labels | str) -> float:
+    """psi*(labels): separable w.h.p. iff p/n > psi*. Cover's 1/2 for purenoise, 0 for noiseless, the
+    Candes-Sur value min_t E[(Z - t Y G)_+^2] for flip:q and logistic:beta."""
+    return _threshold(_labels(labels))[0]
+
+
+def solve(labels: Labels | str, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(kappa*, rho*) for psi > psi*(labels) (1-D or scalar psi, all points solved together).
+    Raises ParameterError for psi <= psi* and ConvergenceError if the iteration fails."""
+    labels = _labels(labels)
+    psi = np.atleast_1d(np.asarray(psi, dtype=float))
+    ps = _threshold(labels)[0]
+    if np.any(~(psi > ps)):
+        raise ParameterError("psi", psi[~(psi > ps)][0], f"> psi* = {ps:.12g} for labels {labels.label}")
+    if labels.kind == "purenoise":
+        return _bracketed_kappa(labels, psi, None, 1e-14)[0], np.zeros_like(psi)
+    k, u = _bracketed_kappa(labels, psi, np.zeros_like(psi), 1e-2)
+    k, u = _joint_newton(labels, psi, k, u)
+    t = np.exp(u)
+    return k, t / np.sqrt(1 + t * t)
+
+
+def _bracketed_kappa(labels: Labels, psi: np.ndarray, u: np.ndarray | None,
+                     tol: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Safeguarded Newton on Psi(k) = psi in [0, sqrt(psi + 1)] (Psi(0) = psi* < psi <= hi^2 - 1 <= Psi(hi)),
+    dPsi/dk = dO/dk at t* (envelope theorem); t* = 0 when u is None (pure noise). Returns (k, log t*)."""
+    lo, hi = np.zeros_like(psi), np.sqrt(psi + 1)
+    k, t = 0.5 * hi, np.zeros_like(psi)
+    for it in range(_MAXIT):
+        if u is not None:
+            u = _argmin_t(labels, k, u, tol)
+            t = np.exp(u)
+        value, slope = _objective(labels, k, t)[:2]
+        res = value - psi
+        lo, hi = np.where(res < 0, k, lo), np.where(res < 0, hi, k)
+        new = k - res / slope
+        new = np.where((new >= lo) & (new <= hi), new, 0.5 * (lo + hi))
+        step, k = np.abs(new - k), new
+        if np.all(step < tol * (1 + k)):
+            return k, u
+    raise ConvergenceError("max-margin outer problem Psi(kappa) = psi", float(np.max(step)), it + 1)
+
+
+def _joint_newton(labels: Labels, psi: np.ndarray, k: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton on the 2x2 system O(k, t) = psi, dO/dt = 0 in (k, u = log t), from a close start."""
+    for it in range(20):
+        t = np.exp(u)
+        o, ok, ot, ott, otk = _objective(labels, k, t)
+        r1, r2 = o - psi, ot
+        a, b, c, d = ok, t * ot, otk, t * ott  # Jacobian [[dO/dk, dO/du], [d(O_t)/dk, d(O_t)/du]]
+        det = a * d - b * c
+        dk, du = (d * r1 - b * r2) / det, (a * r2 - c * r1) / det
+        k, u = k - dk, u - du
+        if np.all((np.abs(dk) < 1e-14 * (1 + k)) & (np.abs(du) < 1e-12 * (1 + np.abs(u)))):
+            return k, u
+    raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0", float(np.max(np.abs(dk))), it + 1)
+
+
+def test_error(labels: Labels | str, rho: np.ndarray) -> np.ndarray:
+    """P(y_new != sign <x_new, theta>) for <theta, beta*> = rho: E[Phi(-t W)], t = rho/sqrt(1 - rho^2)
+    (noiseless arccos(rho)/pi; flip q + (1 - 2q) arccos(rho)/pi; purenoise 1/2)."""
+    labels = _labels(labels)
+    rho = np.atleast_1d(np.asarray(rho, dtype=float))
+    if labels.kind == "purenoise":
+        return np.full(rho.shape, 0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip(rho / np.sqrt(1 - rho * rho), -1e15, 1e15)  # rho = +-1: the limit t -> +-inf
+        w, wt = _nodes(labels, np.zeros_like(t), np.abs(8.0 / t))
+        return np.sum(special.ndtr(-t[:, None] * w) * wt, axis=1)
+
+
+def theory(model: MaxMargin) -> dict[str, np.ndarray]:
+    """All metrics of ``model`` (psi a scalar or an array; labels one label model), see the module docstring."""
+    labels = _labels(model.labels)
+    psi = np.asarray(model.psi, dtype=float)
+    flat = psi.ravel()
+    ps, t0 = _threshold(labels)
+    rho0 = 1.0 if np.isinf(t0) else t0 / np.sqrt(1 + t0 * t0)
+    margin, cos = np.full(flat.shape, np.nan), np.full(flat.shape, np.nan)
+    above, at = flat > ps, flat == ps
+    if np.any(above):
+        margin[above], cos[above] = solve(labels, flat[above])
+    margin[at], cos[at] = 0.0, rho0
+    err = np.full(flat.shape, np.nan)
+    defined = above | at
+    if np.any(defined):
+        err[defined] = test_error(labels, cos[defined])
+    out = {"margin": margin, "cos_angle": cos, "test_error": err,
+           "separability_threshold": np.full(flat.shape, ps), "separable": above.astype(float)}
+    return {k: v.reshape(psi.shape) for k, v in out.items()}
+
+
+__all__ = ["theory", "solve", "test_error", "separability_threshold", "gardner_capacity", "h"]
