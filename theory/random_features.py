@@ -30,7 +30,8 @@ which has exactly one root there (G increasing); a = (psi1 - h)/eta, b = (psi2 -
     train_error = (1 - h(p)/psi2)^2 (test_error + sigma2)          (GCV identity, formulas note 2.4).
 
 Singularity: at lam = 0 and psi1 = psi2 (relative tolerance 1e-12) E0 = 0 and test_error = +inf; the
-train_error there is its limit 0. Every lam > 0 is finite.
+train_error there is its limit 0 (from both sides). Ridgeless with psi1 > psi2 interpolates: train_error = 0
+exactly. Every lam > 0 is finite.
 
 Limits also provided: :func:`kernel_limit` (psi1 -> infinity: kernel ridge regression with effective
 penalty lam_eff = (1 + psi2 lam_bar)/(zeta^2 psi2)), :func:`optimal_lam` (minimum of test_error over lam),
@@ -151,9 +152,10 @@ def theory(model: RandomFeatures) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         test = v["r2"] * e1 / e0 + (v["sigma2"] + v["fstar2"]) * e2 / e0 + v["fstar2"]
     test = np.where(peak, np.inf, test)
-    factor = np.where(peak, 0.0, 1 - _h(p, z2) / psi2) ** 2
+    interpolating = (v["lam"] == 0) & (psi1 >= psi2)
+    factor = np.where(interpolating, 0.0, 1 - _h(p, z2) / psi2) ** 2
     with np.errstate(invalid="ignore"):
-        train = np.where(peak, 0.0, factor * (test + v["sigma2"]))
+        train = np.where(interpolating, 0.0, factor * (test + v["sigma2"]))
     return {"test_error": test.reshape(shape), "train_error": train.reshape(shape)}
 
 
@@ -205,15 +207,14 @@ def optimal_lam(model: RandomFeatures, lam_max: float = 1e4) -> dict[str, np.nda
     lam* = inf (test_error = r2 + fstar2, the lam -> inf limit) when the risk still decreases at lam_max,
     e.g. pure noise r2 = 0."""
     shape, v, _ = _grid(model.replace(lam=0.0))
-    base = model.replace(**{k: v[k] for k in ("psi1", "psi2", "r2", "fstar2", "sigma2")}, lam=0.0)
+    columns = {k: v[k] for k in ("psi1", "psi2", "r2", "fstar2", "sigma2")}
     scale = model.activation.mustar ** 2
     scan = np.concatenate([[0.0], scale * np.logspace(-8, np.log10(lam_max / scale), 49)])
-    m = v["psi1"].size
 
     def risk(lam):
-        return theory(base.replace(lam=lam))["test_error"]
+        return theory(model.replace(**columns, lam=lam))["test_error"]
 
-    vals = np.stack([risk(np.full(m, lam)) for lam in scan], axis=1)  # (points, scan)
+    vals = theory(model.replace(**{k: c[:, None] for k, c in columns.items()}, lam=scan))["test_error"]
     j = np.argmin(np.where(np.isfinite(vals), vals, np.inf), axis=1)
     lo = np.log(scan[np.maximum(j - 1, 1)])
     hi = np.log(scan[np.minimum(j + 1, scan.size - 1)])
