@@ -3,7 +3,8 @@
     overparam list
     overparam curve MODEL [--PARAM VALUES]... [--format table|csv|json] [--out FILE]
     overparam simulate MODEL [--PARAM VALUES]... --n N --reps R [--seed S] [--jobs J] [--format ...]
-                      [--out FILE] [--store PATH] [--no-store] [--scheduler ADDRESS]
+                      [--out FILE] [--store PATH] [--no-store] [--scheduler ADDRESS] [--extrapolate]
+    overparam store list|show|export|clear [MODEL]... [--store PATH] [--format ...] [--out FILE]
     overparam check [MODEL]... [--full]
     overparam figure NAME --out DIR
 
@@ -201,6 +202,10 @@ def cmd_simulate(args: argparse.Namespace, extra: list[str]) -> int:
         raise ParameterError("reps", "(missing)", "an integer >= 1")
     options = _run_options(args)
     values = parse_params(entry.model, extra)
+    if args.extrapolate:
+        ns = _sizes(size_text, "n" if args.n is not None else "d")
+        emit(render(extrapolate_records(entry, values, ns, args.reps, options), args.format), args.out)
+        return 0
     records = []
     for n in _sizes(size_text, "n" if args.n is not None else "d"):
         for spec in grid_models(entry.model, values):
@@ -229,6 +234,75 @@ def cmd_figure(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------- results store and extrapolation
+def cmd_store(args: argparse.Namespace) -> int:
+    """``overparam store list|show|export|clear [MODEL]...``: inspect the results store (one row per
+    stored point with its replicate count, or per point means and standard errors), export every stored
+    replicate to CSV/Parquet, or delete the points of some models (all without MODEL)."""
+    from . import store as store_mod
+
+    path = Path(args.store).expanduser() if args.store else store_mod.default_path()
+    if not path.exists():
+        if args.action == "export":
+            raise StoreError(f"no results store at {path}")
+        print(f"no results store at {path}")
+        return 0
+    with store_mod.Store(path) as st:
+        if args.action == "export":
+            if not args.out:
+                raise ParameterError("out", "(missing)", "a .csv or .parquet file to export to")
+            print(f"{st.export(args.out, args.models)} replicates written to {args.out}")
+        elif args.action == "clear":
+            print(f"deleted {st.clear(args.models)} stored replicates from {path}")
+        else:
+            points = st.points(args.models)
+            if args.action == "list":
+                records = [dict(id=p.id, **p.columns(), replicates=p.count) for p in points]
+            else:
+                records = [dict(id=p.id, **p.columns(), reps=p.count, **runner.stored_stats(st, p.id))
+                           for p in points if p.count]
+            emit(render(records, args.format) if records else f"no stored results in {path}", args.out)
+    return 0
+
+
+def extrapolate_records(entry: registry.ModelEntry, values: dict[str, list], ns: list[int], reps: int,
+                        options: runner.RunOptions) -> list[dict]:
+    """``simulate --extrapolate``: for every grid point and metric M, the weighted least-squares fit
+    M(n) = a + b/n over the sizes ``ns`` (weights 1/se^2, :func:`stats.fit_inverse_n`). The record holds
+    the parameters, ``sizes``, ``reps``, ``seed`` and for each metric the intercept ``M`` with its standard
+    error ``M_se``, the slope ``M_slope`` and the limit ``M_theory`` of ``curve`` at the nominal ratios."""
+    from . import stats
+
+    if len(ns) < 2:
+        raise ParameterError("n", ",".join(map(str, ns)), "two or more sizes (a comma list) with --extrapolate")
+    out = []
+    for spec in grid_models(entry.model, values):
+        runs = [runner.run(entry, spec, n, reps, options) for n in ns]
+        for i, limit in enumerate(curve_records(spec, entry.theory)):
+            rec = {k: limit[k] for k in spec.params()}
+            rec.update(sizes=",".join(map(str, ns)), reps=reps, seed=options.seed)
+            for metric in (m for m in runs[0][i] if m + "_se" in runs[0][i]):
+                mean = np.array([r[i][metric] for r in runs])
+                se = stats.effective_se([r[i][metric + "_se"] for r in runs], mean)
+                ok = np.isfinite(mean)
+                a, se_a, b = (stats.fit_inverse_n(np.array(ns)[ok], mean[ok], se[ok])[:3] if ok.sum() >= 2
+                              else (math.nan, math.nan, math.nan))
+                rec.update({metric: a, metric + "_se": se_a, metric + "_slope": b,
+                            metric + "_theory": limit.get(metric, math.nan)})
+            out.append(rec)
+    return out
+
+
+def _add_store_parser(sub: Any) -> None:
+    p = sub.add_parser("store", allow_abbrev=False, help="list, show, export or clear stored replicates")
+    p.add_argument("action", choices=("list", "show", "export", "clear"),
+                   help="list: points and replicate counts; show: means and standard errors; "
+                        "export: every replicate to --out FILE.csv|.parquet; clear: delete")
+    p.add_argument("models", nargs="*", help="only these models (default: all)")
+    p.add_argument("--store", default=None, help="SQLite results store (default: see README)")
+    _add_output(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="overparam", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"overparam {__version__}")
@@ -242,12 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", default=None, help="size (samples; matrix or input dimension where documented)")
     p.add_argument("--d", default=None, help="input dimension (random-features)")
     p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--extrapolate", action="store_true",
+                   help="with several --n: fit a + b/n per metric, report a +- se beside the theory")
     _add_output(p)
     _add_run_options(p)
     p = sub.add_parser("check", allow_abbrev=False, help="theory vs simulation verdict table; exit 1 on a failed check")
     p.add_argument("models", nargs="*", help="families or models (default: all)")
     p.add_argument("--full", action="store_true", help="the larger scenario set")
     _add_run_options(p)
+    _add_store_parser(sub)
     p = sub.add_parser("figure", allow_abbrev=False, help="write NAME.png, NAME.pdf, NAME.csv")
     p.add_argument("name")
     p.add_argument("--out", required=True)
@@ -263,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `overparam {args.command} --help`)")
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "store":
+            return cmd_store(args)
         if args.command in ("curve", "simulate"):
             return (cmd_curve if args.command == "curve" else cmd_simulate)(args, extra)
         return cmd_check(args) if args.command == "check" else cmd_figure(args)
