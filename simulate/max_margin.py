@@ -160,7 +160,8 @@ def conditional_test_error(labels: Labels, rho: float) -> float:
     if labels.kind in ("noiseless", "flip"):
         q = labels.value if labels.kind == "flip" else 0.0
         return q + (1 - 2 * q) * float(np.arccos(np.clip(rho, -1, 1))) / np.pi
-    t = rho / np.sqrt(1 - rho * rho)
+    rho = float(np.clip(rho, -1.0, 1.0))
+    t = np.clip(rho / max(np.sqrt(1 - rho * rho), 1e-300), -1e15, 1e15)  # rho = +-1: the limit t = +-inf
     b = labels.value
 
     def integrand(g: float) -> float:

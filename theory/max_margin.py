@@ -32,8 +32,11 @@ Gardner 1988). With W = Y G, whose density is phi(w) (1 + m(w)), h(x) = E[(x + Z
 Numerics: expectations over W by Gauss-Legendre panels split at 0, at the kink k sqrt(1+t^2)/t of the
 integrand (+- 8/t) and, for logistic labels, at 20/beta; the inner problem is a safeguarded Newton
 iteration on dO/dt = 0 in u = log t (the stationarity root, accurate to ~1e-12 in rho), the outer one a
-safeguarded Newton iteration on Psi(k) = psi with dPsi/dk = dO/dk (envelope theorem) in [0, sqrt(psi + 1)].
-Both run on all grid points at once.
+safeguarded Newton iteration on Psi(k) = psi with dPsi/dk = dO/dk (envelope theorem) in [0, sqrt(psi + 1)],
+to 1e-2 relative, then Newton on the 2x2 system O = psi, dO/dt = 0. All run on all grid points at once. The
+test error is evaluated from t* (not from rho*, whose distance to 1 underflows for noiseless labels at small
+psi). Noiseless labels need t* < e^40, i.e. psi >~ 1e-14; smaller psi raises ConvergenceError.
+Identity (Stein's lemma at the minimiser t0): psi* = E[Phi(-t0 W)] = test_error(rho0).
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ from overparam.models import MaxMargin
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
 _WMAX = 12.0  # |W| beyond 12 carries Gaussian mass < 1e-32
-_U_LO, _U_HI = -25.0, 25.0  # bracket of u = log t
+_U_LO, _U_HI = -40.0, 40.0  # bracket of u = log t
 _MAXIT = 200
 _SQRT2PI = np.sqrt(2 * np.pi)
 
@@ -123,7 +126,7 @@ def _objective(labels: Labels, k: np.ndarray, t: np.ndarray) -> tuple[np.ndarray
 
 def _argmin_t(labels: Labels, k: np.ndarray, u: np.ndarray, tol: float = 1e-13) -> np.ndarray:
     """u = log t* solving dO/dt(k, t) = 0 (O convex in t): Newton in u, safeguarded by bisection on
-    [-25, 25], warm-started at u. Returns u; t* = 0 for pure noise (not called)."""
+    [_U_LO, _U_HI] = [-40, 40], warm-started at u. Returns u; t* = 0 for pure noise (not called)."""
     lo, hi = np.full_like(u, _U_LO), np.full_like(u, _U_HI)
     u = np.clip(u, _U_LO, _U_HI)
     for it in range(_MAXIT):
@@ -163,12 +166,18 @@ def solve(labels: Labels | str, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ps = _threshold(labels)[0]
     if np.any(~(psi > ps)):
         raise ParameterError("psi", psi[~(psi > ps)][0], f"> psi* = {ps:.12g} for labels {labels.label}")
+    k, t = _solve(labels, psi)
+    return k, t / np.sqrt(1 + t * t)
+
+
+def _solve(labels: Labels, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(kappa*, t*) for psi > psi* (1-D). t* rather than rho* = t*/sqrt(1 + t*^2): near rho* = 1 (noiseless,
+    small psi) 1 - rho* is below double precision while t* (and the test error from it) is not."""
     if labels.kind == "purenoise":
         return _bracketed_kappa(labels, psi, None, 1e-14)[0], np.zeros_like(psi)
     k, u = _bracketed_kappa(labels, psi, np.zeros_like(psi), 1e-2)
     k, u = _joint_newton(labels, psi, k, u)
-    t = np.exp(u)
-    return k, t / np.sqrt(1 + t * t)
+    return k, np.exp(u)
 
 
 def _bracketed_kappa(labels: Labels, psi: np.ndarray, u: np.ndarray | None,
@@ -187,7 +196,7 @@ def _bracketed_kappa(labels: Labels, psi: np.ndarray, u: np.ndarray | None,
         new = k - res / slope
         new = np.where((new >= lo) & (new <= hi), new, 0.5 * (lo + hi))
         step, k = np.abs(new - k), new
-        if np.all(step < tol * (1 + k)):
+        if np.all(step < tol * k + 1e-15):  # relative (kappa* -> 0 as psi -> psi*), with a roundoff floor
             return k, u
     raise ConvergenceError("max-margin outer problem Psi(kappa) = psi", float(np.max(step)), it + 1)
 
@@ -202,6 +211,9 @@ def _joint_newton(labels: Labels, psi: np.ndarray, k: np.ndarray, u: np.ndarray)
         det = a * d - b * c
         dk, du = (d * r1 - b * r2) / det, (a * r2 - c * r1) / det
         k, u = k - dk, u - du
+        if not np.all((u > _U_LO) & (u < _U_HI)):  # also NaN; noiseless: t* > e^40 needs psi < ~1e-14
+            raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0: log t* left [-40, 40]",
+                                   float(np.max(np.abs(du))), it + 1)
         if np.all((np.abs(dk) < 1e-14 * (1 + k)) & (np.abs(du) < 1e-12 * (1 + np.abs(u)))):
             return k, u
     raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0", float(np.max(np.abs(dk))), it + 1)
@@ -210,14 +222,19 @@ def _joint_newton(labels: Labels, psi: np.ndarray, k: np.ndarray, u: np.ndarray)
 def test_error(labels: Labels | str, rho: np.ndarray) -> np.ndarray:
     """P(y_new != sign <x_new, theta>) for <theta, beta*> = rho: E[Phi(-t W)], t = rho/sqrt(1 - rho^2)
     (noiseless arccos(rho)/pi; flip q + (1 - 2q) arccos(rho)/pi; purenoise 1/2)."""
-    labels = _labels(labels)
     rho = np.atleast_1d(np.asarray(rho, dtype=float))
-    if labels.kind == "purenoise":
-        return np.full(rho.shape, 0.5)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.clip(rho / np.sqrt(1 - rho * rho), -1e15, 1e15)  # rho = +-1: the limit t -> +-inf
+    return _test_error_t(_labels(labels), t)
+
+
+def _test_error_t(labels: Labels, t: np.ndarray) -> np.ndarray:
+    """E[Phi(-t W)] (the test error at rho = t/sqrt(1 + t^2)) for a 1-D array t."""
+    if labels.kind == "purenoise":
+        return np.full(t.shape, 0.5)
+    with np.errstate(divide="ignore"):
         w, wt = _nodes(labels, np.zeros_like(t), np.abs(8.0 / t))
-        return np.sum(special.ndtr(-t[:, None] * w) * wt, axis=1)
+    return np.sum(special.ndtr(-t[:, None] * w) * wt, axis=1)
 
 
 def theory(model: MaxMargin) -> dict[str, np.ndarray]:
@@ -226,16 +243,16 @@ def theory(model: MaxMargin) -> dict[str, np.ndarray]:
     psi = np.asarray(model.psi, dtype=float)
     flat = psi.ravel()
     ps, t0 = _threshold(labels)
-    rho0 = 1.0 if np.isinf(t0) else t0 / np.sqrt(1 + t0 * t0)
-    margin, cos = np.full(flat.shape, np.nan), np.full(flat.shape, np.nan)
+    margin, t = np.full(flat.shape, np.nan), np.full(flat.shape, np.nan)
     above, at = flat > ps, flat == ps
     if np.any(above):
-        margin[above], cos[above] = solve(labels, flat[above])
-    margin[at], cos[at] = 0.0, rho0
+        margin[above], t[above] = _solve(labels, flat[above])
+    margin[at], t[at] = 0.0, min(t0, 1e15)  # noiseless: t0 = inf (rho0 = 1)
+    cos = t / np.sqrt(1 + t * t)
     err = np.full(flat.shape, np.nan)
     defined = above | at
     if np.any(defined):
-        err[defined] = test_error(labels, cos[defined])
+        err[defined] = _test_error_t(labels, t[defined])
     out = {"margin": margin, "cos_angle": cos, "test_error": err,
            "separability_threshold": np.full(flat.shape, ps), "separable": above.astype(float)}
     return {k: v.reshape(psi.shape) for k, v in out.items()}

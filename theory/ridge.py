@@ -47,9 +47,12 @@ identity of Patil, Wei, Rinaldo, Tibshirani (arXiv 2102.04628); norm2 by differe
 deterministic equivalent in lam (formulas/ridge.md section 2.1). Every formula is checked in
 tests/theory/test_ridge.py against closed forms, mpmath quadrature of the MP law and reference values.
 
-Numerics: kappa by a vectorised Newton iteration in log kappa over all grid points at once, safeguarded by
-the bracket [lam, 2 (lam + gamma <s>)] (lam = 0: [s_min (gamma_eff - 1)/2, 2 gamma <s>]); the atom sums of one
-step are a single compiled pass over (grid x atoms).
+Numerics: kappa by a vectorised Halley iteration in log kappa over all grid points at once, safeguarded by
+the bracket [lam, 2 (lam + gamma <s>)] (lam = 0: [s_min (gamma_eff - 1)/2, 2 gamma <s>]). Each step is one
+compiled pass over (grid x atoms) that also yields every sum the metrics need, and the last step's sums are
+carried to the accepted kappa to first order. A spectrum of more than 256 atoms starts from the kappa of a
+coarse surrogate measure (each cell of log s replaced by its two-node Gauss rule), typically 1e-8-close, so
+that a single pass over the full spectrum is usually enough.
 """
 from __future__ import annotations
 
@@ -70,25 +73,10 @@ _FAST = {"reassoc", "contract", "arcp", "nsz"}  # reordered sums only; inputs ar
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _newton_sums(kappa: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Columns <t>, <u>, <t u> with t = s/(s+kappa), u = kappa/(s+kappa), over the positive atoms s."""
-    out = np.empty((kappa.size, 3))
-    for i in range(kappa.size):
-        k = kappa[i]
-        a = b = c = 0.0
-        for j in range(s.size):
-            inv = 1.0 / (s[j] + k)
-            t, u = s[j] * inv, k * inv
-            a += w[j] * t
-            b += w[j] * u
-            c += w[j] * t * u
-        out[i, 0], out[i, 1], out[i, 2] = a, b, c
-    return out
-
-
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _moments(kappa: np.ndarray, s: np.ndarray, w: np.ndarray, wq: np.ndarray) -> np.ndarray:
-    """Columns <t u>, <t^2> under weights w and <t>, <t u>, <t^2> under weights w q (t, u as above)."""
+def _sums(kappa: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Columns <t>, <u>, <t u>, <t^2>, <t^2 u> under the weights w, with t = s/(s+kappa) and
+    u = kappa/(s+kappa) = 1 - t: one pass over (grid x atoms) gives the Newton/Halley terms and every
+    metric."""
     out = np.empty((kappa.size, 5))
     for i in range(kappa.size):
         k = kappa[i]
@@ -96,46 +84,74 @@ def _moments(kappa: np.ndarray, s: np.ndarray, w: np.ndarray, wq: np.ndarray) ->
         for j in range(s.size):
             inv = 1.0 / (s[j] + k)
             t = s[j] * inv
-            tu, tt = t * k * inv, t * t
-            a += w[j] * tu
-            b += w[j] * tt
-            c += wq[j] * t
-            d += wq[j] * tu
-            e += wq[j] * tt
+            wt = w[j] * t
+            wtu = wt * (k * inv)
+            a += wt
+            b += w[j] * (k * inv)
+            c += wtu
+            d += wt * t
+            e += wtu * t
         out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4] = a, b, c, d, e
     return out
 
 
 class _Measure:
-    """The positive part of the spectral measure: atoms s > 0, weights w, f+ = H(s > 0), signal weights q."""
+    """The positive part of a spectral measure: atoms s > 0 with weights w (so f+ = sum w = H(s > 0)), and
+    per-atom signal weights q (None: q = 1)."""
 
-    def __init__(self, spectrum: Spectrum, q: np.ndarray | None = None):
+    def __init__(self, s: np.ndarray, w: np.ndarray, q: np.ndarray | None = None):
+        self.s, self.w, self.q = s, w, q
+        self.fplus = float(w.sum())
+        self.mean = float(w @ s)
+        self.smin = float(s.min())
+
+    @classmethod
+    def of(cls, spectrum: Spectrum, q: np.ndarray | None = None) -> "_Measure":
         atoms = np.asarray(spectrum.atoms, dtype=float)
         weights = np.asarray(spectrum.weights, dtype=float)
-        q = np.ones_like(atoms) if q is None else np.asarray(q, dtype=float)
-        if q.shape != atoms.shape or np.any(q < 0) or abs(weights @ q - 1) > 1e-10:
-            raise ParameterError("q", "the given array", f"{atoms.size} values >= 0 (one per atom) with <q> = 1")
+        if q is not None:
+            q = np.asarray(q, dtype=float)
+            if q.shape != atoms.shape or not np.all((q >= 0) & np.isfinite(q)) or abs(weights @ q - 1) > 1e-10:
+                raise ParameterError("q", "the given array", f"{atoms.size} finite values >= 0 (one per atom), <q> = 1")
         pos = atoms > 0
-        self.s, self.w, self.q = atoms[pos], weights[pos], q[pos]
-        self.wq = self.w * self.q
-        self.fplus = float(self.w.sum())
-        self.mean = float(self.w @ self.s)
-        self.smin = float(self.s.min())
+        return cls(atoms[pos], weights[pos], None if q is None else q[pos])
 
-    def coarse(self, bins: int) -> "_Measure":
-        """The measure with consecutive (sorted) atoms merged into ``bins`` groups of their weighted mean:
-        a cheap surrogate whose kappa is a close starting point."""
-        order = np.argsort(self.s)
-        groups = np.array_split(order, bins)
-        m = object.__new__(_Measure)
-        m.w = np.array([self.w[g].sum() for g in groups])
-        m.s = np.array([self.w[g] @ self.s[g] for g in groups]) / m.w
-        m.q = np.ones_like(m.s)
-        m.wq, m.fplus, m.mean, m.smin = m.w, self.fplus, self.mean, self.smin
-        return m
+    @property
+    def signal(self) -> float:
+        """<q 1{s > 0}>: the signal fraction the features can see."""
+        return self.fplus if self.q is None else float(self.w @ self.q)
+
+    def coarse(self) -> "_Measure":
+        """A surrogate of at most s.size // 4 atoms: the atoms in each of s.size // 8 equal cells of log s are
+        replaced by the two-atom law with the same weight, mean, variance and third central moment (the
+        two-node Gauss rule of the cell), so <f> for smooth f moves by O(cell width^4) and the surrogate's
+        kappa is typically within 1e-8 (relative) of this measure's."""
+        ls = np.log(self.s)
+        cells = max(self.s.size // 8, 64)
+        index = np.minimum((cells * (ls - ls.min()) / max(np.ptp(ls), 1e-300)).astype(np.intp), cells - 1)
+        index = np.unique(index, return_inverse=True)[1]  # number the non-empty cells 0, 1, ...
+        weight = np.bincount(index, weights=self.w)
+        mean = np.bincount(index, weights=self.w * self.s) / weight
+        d = self.s / mean[index] - 1.0  # relative deviation within the cell (scale-free: no underflow)
+        var = np.bincount(index, weights=self.w * d * d) / weight
+        skew = np.divide(np.bincount(index, weights=self.w * d**3) / weight, var**1.5, out=np.zeros_like(var),
+                         where=var > 0)
+        up = 0.5 * (1.0 - skew / np.sqrt(4.0 + skew * skew))  # weight fraction of the upper atom
+        sd = np.sqrt(var)
+        lowest, highest = np.full_like(mean, np.inf), np.zeros_like(mean)
+        np.minimum.at(lowest, index, self.s)
+        np.maximum.at(highest, index, self.s)
+        lower = np.maximum(mean * (1.0 - sd * np.sqrt(up / (1.0 - up))), lowest)  # kept inside the cell
+        upper = np.minimum(mean * (1.0 + sd * np.sqrt((1.0 - up) / up)), highest)
+        return _Measure(np.concatenate([lower, upper]), np.concatenate([weight * (1.0 - up), weight * up]))
 
 
 # ----------------------------------------------------------------------------------------- kappa
+_DIRECT = 256  # measures with more atoms start from the kappa of their coarse surrogate
+_STEP_TOL = 2e-15  # |log-kappa step| below which the current point is accepted as it is
+_TAYLOR = 1e-8  # |log-kappa step| below which the Halley point is accepted with first-order updated sums
+
+
 def _isotropic_kappa(gamma: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Positive root of k^2 - (lam + gamma - 1) k - lam = 0 (Sigma = I), rationalised when b < 0."""
     b = lam + gamma - 1.0
@@ -144,49 +160,63 @@ def _isotropic_kappa(gamma: np.ndarray, lam: np.ndarray) -> np.ndarray:
         return np.where(b >= 0, 0.5 * (b + r), np.where(lam > 0, 2.0 * lam / (r - b), 0.0))
 
 
-def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> np.ndarray:
-    """kappa > 0 solving 1 - lam/kappa = gamma <s/(s+kappa)> (1-D arrays; lam > 0 or gamma_eff > 1).
+def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> tuple[np.ndarray, np.ndarray]:
+    """(kappa, columns <t>, <t u>, <t^2> at kappa): the root kappa > 0 of 1 - lam/kappa = gamma <s/(s+kappa)>
+    at every point of the 1-D arrays gamma, lam (each with lam > 0 or gamma_eff > 1).
 
-    Newton in u = log kappa on h = 1 - lam/kappa - gamma <t>; the equivalent form
-    h = gamma <u> - lam/kappa - (gamma_eff - 1) is used where it is the more accurate one (near
-    gamma_eff = 1, small lam). A step leaving the current bracket is replaced by log-bisection. Spectra of
-    more than 256 atoms start from the root of a 16x coarser measure (recursively), which leaves 2-3 steps."""
+    Halley's method in x = log(kappa/<s>) on h = 1 - lam/kappa - gamma <t>, h' = lam/kappa + gamma <t u>,
+    h'' = -lam/kappa + gamma <t u (t - u)>; the equivalent form h = gamma <u> - lam/kappa - (gamma_eff - 1)
+    is used where it is the more accurate one (near gamma_eff = 1, small lam). A step leaving the current
+    bracket (initially [lam, 2 (lam + gamma <s>)], for lam = 0 [s_min (gamma_eff - 1)/2, 2 gamma <s>]) is
+    replaced by log-bisection. A point is done when h is at roundoff level or the step is below _STEP_TOL
+    (the evaluated kappa and its sums are kept), or when the step dx is below _TAYLOR: then the Halley
+    point (error O(dx^3)) is kept with the sums moved to it to first order (d<t>/dx = -<t u>,
+    d<t u>/dx = <t u (t - u)>, d<t^2>/dx = -2 <t^2 u>; error O(dx^2) < 1e-16). Measures of more than
+    _DIRECT atoms start from the root of their coarse surrogate (recursively), typically 1e-8-close: one
+    pass over (grid x atoms) of the full spectrum then suffices."""
     ge = gamma * m.fplus
     lo = np.where(lam > 0, lam, 0.5 * m.smin * (ge - 1.0))
     hi = 2.0 * (lam + gamma * m.mean)
-    if m.s.size > 256:
-        start = _solve(gamma, lam, m.coarse(m.s.size // 16))
+    if m.s.size > _DIRECT:
+        start = _solve(gamma, lam, m.coarse())[0]
     else:
         start = m.mean * _isotropic_kappa(gamma, lam / m.mean)
     k = np.clip(start, lo, hi)
-    k = np.where(k > 0, k, np.sqrt(lo * hi))
+    moments = np.empty((k.size, 3))
     active = np.arange(k.size)
     for _ in range(_MAX_ITER):
         kk, g, la, e = k[active], gamma[active], lam[active], ge[active]
-        t, u, tu = _newton_sums(kk, m.s, m.w).T
+        t, u, tu, tt, ttu = _sums(kk, m.s, m.w).T
         ratio = la / kk
         use_u = ratio + np.abs(e - 1.0) + g * u < 1.0
         h = np.where(use_u, g * u - ratio - (e - 1.0), 1.0 - ratio - g * t)
         floor = 8 * _EPS * np.where(use_u, ratio + np.abs(e - 1.0) + g * u, 2.0)  # roundoff level of h
         dh = ratio + g * tu
+        d2h = g * (2.0 * ttu - tu) - ratio
         lo[active] = np.where(h < 0, kk, lo[active])
         hi[active] = np.where(h > 0, kk, hi[active])
-        x, a, b = np.log(kk), np.log(lo[active]), np.log(hi[active])
-        step = h / dh
-        newton = x - step
-        inside = (newton > a) & (newton < b)
-        at_root = np.abs(h) <= floor
-        k[active] = np.where(at_root, kk, np.exp(np.where(inside, newton, 0.5 * (a + b))))
-        done = at_root | (inside & (np.abs(step) <= 1e-13)) | (b - a <= 4 * _EPS)
-        active = active[~done]
+        x, a, b = np.log(kk / m.mean), np.log(lo[active] / m.mean), np.log(hi[active] / m.mean)
+        newton = h / dh
+        step = newton / (1.0 - np.clip(0.5 * newton * d2h / dh, -0.5, 0.5))  # Halley, correction limited
+        new = x - step
+        inside = (new > a) & (new < b)
+        stuck = (new == x) | (b - a <= 4 * _EPS * np.maximum(1.0, np.abs(x)))  # at the resolution of x
+        done = (np.abs(h) <= floor) | (np.abs(step) <= _STEP_TOL) | stuck
+        close = inside & (np.abs(step) <= _TAYLOR) & ~done
+        dx = np.where(close, -step, 0.0)
+        moments[active] = np.column_stack([t - dx * tu, tu + dx * (2.0 * ttu - tu), tt - 2.0 * dx * ttu])
+        k[active] = np.where(done, kk, m.mean * np.exp(np.where(inside, new, 0.5 * (a + b))))
+        active = active[~(done | close)]
         if active.size == 0:
-            return k
-    raise ConvergenceError("ridge effective ridge kappa (Newton in log kappa)", float(np.max(np.abs(h))), _MAX_ITER)
+            return k, moments
+    raise ConvergenceError("ridge effective ridge kappa (Halley in log kappa)", float(np.max(np.abs(h))),
+                           _MAX_ITER)
 
 
 # ------------------------------------------------------------------------------------- the model
 def _grid(model: Ridge) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    arrays = np.broadcast_arrays(*(np.asarray(getattr(model, k), dtype=float) for k in ("gamma", "lam", "r2", "sigma2")))
+    names = ("gamma", "lam", "r2", "sigma2")
+    arrays = np.broadcast_arrays(*(np.asarray(getattr(model, k), dtype=float) for k in names))
     return arrays[0].shape, [a.ravel() for a in arrays]
 
 
@@ -205,8 +235,9 @@ def _isotropic(gamma, lam, r2, sigma2) -> tuple[np.ndarray, dict[str, np.ndarray
 
 def _general(gamma, lam, r2, sigma2, m: _Measure) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Deterministic equivalent at the points with lam > 0 or gamma_eff > 1."""
-    k = _solve(gamma, lam, m)
-    tu, tt, tq, tuq, ttq = _moments(k, m.s, m.w, m.wq).T
+    k, moments = _solve(gamma, lam, m)
+    t, tu, tt = moments.T
+    tq, tuq, ttq = (t, tu, tt) if m.q is None else _sums(k, m.s, m.w * m.q)[:, [0, 2, 3]].T  # <q ...>
     ratio = lam / k
     d = ratio + gamma * tu
     bias = r2 * k * tuq / d
@@ -218,13 +249,13 @@ def _general(gamma, lam, r2, sigma2, m: _Measure) -> tuple[np.ndarray, dict[str,
 def _evaluate(model: Ridge, q: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """kappa and every metric, with the shape of the broadcast numeric parameters."""
     shape, (gamma, lam, r2, sigma2) = _grid(model)
-    m = _Measure(model.spectrum, q)
+    m = _Measure.of(model.spectrum, q)
     ge = gamma * m.fplus
     smooth = (lam > 0) | (ge > 1)
     k = np.zeros_like(gamma)
     bias = np.zeros_like(gamma)
     ratio = np.where(ge < 1, 1.0 - ge, 0.0)  # lam/kappa in the ridgeless limit
-    signal_ridgeless = r2 * (m.w @ m.q)
+    signal_ridgeless = r2 * m.signal
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(ge < 1, sigma2 * ge / (1.0 - ge), np.where(sigma2 > 0, np.inf, 0.0))
         noise_norm = np.where(ge < 1, sigma2 * gamma * (m.w @ (1.0 / m.s)) / (1.0 - ge),
@@ -271,14 +302,15 @@ def optimal_risk(model: Ridge) -> np.ndarray:
     lam_star = optimal_lam(model)
     finite = np.isfinite(lam_star)
     lam_eval = np.where(finite, lam_star, 0.0)
-    at_star = model.replace(lam=lam_eval, r2=np.where(finite, model.r2, 0.0))
+    at_star = model.replace(lam=lam_eval)  # lam* is infinite only where r2 = 0: risk 0 there
     return np.where(finite, theory(at_star)["excess_risk"], 0.0)
 
 
 # ------------------------------------------------------------------------- exact finite-n values
 def finite_n_ridgeless(model: Ridge, sizes: dict[str, int]) -> dict[str, np.ndarray]:
     """Exact finite-(n, p) means of the ridgeless metrics (Gaussian X, inverse-Wishart moments); NaN
-    where not available (lam > 0, n - 1 <= p <= n + 1, p > n + 1 with Sigma != c I, zero eigenvalues).
+    where not available (lam > 0, n - 1 <= p <= n + 1, p > n + 1 with a non-isotropic spectrum, zero
+    eigenvalues).
 
     p < n - 1: bias 0, variance sigma2 p/(n-p-1), train_error sigma2 (n-p)/n, norm2 r2 + sigma2 tr(Sigma^-1)/(n-p-1).
     p > n + 1, Sigma = I: bias r2 (1 - n/p), variance sigma2 n/(p-n-1), norm2 r2 n/p + sigma2 n/(p-n-1),
@@ -315,7 +347,8 @@ def misspecified(model: Ridge, theta2: float) -> dict[str, np.ndarray]:
     return out
 
 
-def latent_space(gamma, lam, W: np.ndarray, theta: np.ndarray, xi2: float) -> dict[str, np.ndarray]:
+def latent_space(gamma: float | np.ndarray, lam: float | np.ndarray, W: np.ndarray, theta: np.ndarray,
+                 xi2: float) -> dict[str, np.ndarray]:
     """HMRT latent-space model x = W z + u, y = theta^T z + xi (z ~ N(0, I_d), u ~ N(0, I_p), Var xi = xi2).
 
     Exact Gaussian reduction: Sigma = I + W W^T, y = x^T beta_b + residual with beta_b = Sigma^{-1} W theta
@@ -324,14 +357,15 @@ def latent_space(gamma, lam, W: np.ndarray, theta: np.ndarray, xi2: float) -> di
     signal concentrated on the spike directions (per-direction weights q) and sigma2 = residual; the risk
     is excess over the best linear predictor x^T beta_b. Also returns ``r2`` and ``sigma2`` used."""
     W, theta = np.atleast_2d(np.asarray(W, dtype=float)), np.asarray(theta, dtype=float)
-    p, d = W.shape
-    _, sv, vt = np.linalg.svd(W, full_matrices=False)
-    spikes = 1.0 + sv**2
-    coef = sv / spikes * (vt @ theta)  # beta_b in the spike eigenbasis
+    p = W.shape[0]
+    _, sv, vt = np.linalg.svd(W, full_matrices=False)  # min(p, d) spikes
+    spikes, proj = 1.0 + sv**2, vt @ theta
+    coef = sv / spikes * proj  # beta_b in the spike eigenbasis
     r2 = float(coef @ coef)
-    resid = float(theta @ theta + xi2 - np.sum(sv**2 / spikes * (vt @ theta) ** 2))
-    eigs = np.concatenate([spikes, np.ones(p - d)])
-    energy = np.concatenate([coef**2, np.zeros(p - d)])
+    # residual = xi2 + |theta outside the row space of W|^2 + sum proj^2/spikes (a sum of terms >= 0)
+    resid = float(xi2 + max(theta @ theta - proj @ proj, 0.0) + np.sum(proj**2 / spikes))
+    eigs = np.concatenate([spikes, np.ones(p - sv.size)])
+    energy = np.concatenate([coef**2, np.zeros(p - sv.size)])
     atoms, inverse = np.unique(eigs, return_inverse=True)
     weights = np.bincount(inverse) / p
     q = np.bincount(inverse, weights=energy) / p / weights * (p / r2) if r2 > 0 else np.ones_like(atoms)

@@ -81,7 +81,8 @@ _FIG_LABELS = ("noiseless", "flip:0.1", "logistic:5", "purenoise")
 _SEP_LABELS = ("purenoise", "flip:0.2")
 
 
-def draw_max_margin(out_dir, options: runner.RunOptions = runner.RunOptions(), fast: bool = False) -> Path:
+def draw_max_margin(out_dir: Path | str, options: runner.RunOptions = runner.RunOptions(),
+                    fast: bool = False) -> Path:
     """max-margin: margin kappa* and test error vs psi = p/n for four label models (theory lines, simulation
     error bars), and the separability transition: fraction of separable samples vs psi at two sizes with the
     threshold psi* marked (and Cover's exact finite-n probability for pure noise)."""

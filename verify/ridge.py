@@ -76,7 +76,7 @@ def _simulate(model: Ridge, n: int, reps: int, options: RunOptions) -> list[dict
     return run(ENTRY, model, n, reps, options)
 
 
-def draw_double_descent(out_dir, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
+def draw_double_descent(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
     """Ridgeless and optimally tuned ridge excess risk vs gamma for three SNRs, with simulations."""
     name = "ridge-double-descent"
     gammas = np.geomspace(0.1, 10, 60 if fast else 600)
@@ -107,14 +107,15 @@ def draw_double_descent(out_dir, options: RunOptions = RunOptions(), fast: bool 
     ax.set_xscale("log")
     ax.set_ylim(0, 3)
     ax.set_xlabel(r"$\gamma = p/n$")
-    ax.set_ylabel(r"excess risk $E(\hat\beta-\beta)^\top\Sigma(\hat\beta-\beta)$" + "\n" + r"(noise excluded, $\|\beta\|^2 = 1$)")
+    ax.set_ylabel(r"excess risk $E(\hat\beta-\beta)^\top\Sigma(\hat\beta-\beta)$" + "\n"
+                  + r"(noise excluded, $\|\beta\|^2 = 1$)")
     ax.set_title("Isotropic ridge: ridgeless (solid, filled) and optimal lam (dashed, open)\n"
                  f"theory lines; markers: simulation, n = {n}, ±1 s.e.; SNR = r2/sigma2")
     ax.legend(loc="upper right")
     return fig.save(f, out_dir, name, rows)
 
 
-def draw_covariance(out_dir, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
+def draw_covariance(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
     """Excess risk vs gamma for a two-point and a power-law spectrum, ridgeless and lam = 0.1."""
     name = "ridge-covariance"
     gammas = np.geomspace(0.1, 10, 60 if fast else 400)

@@ -94,6 +94,14 @@ def test_conditional_test_error_brute_force():
         assert abs(emp - exact) < 4 * np.sqrt(exact * (1 - exact) / m)
 
 
+def test_conditional_test_error_at_rho_one_is_bayes_error():
+    """rho = 1 (and rho a rounding above 1) gives the Bayes error E[sigmoid(-beta |G|)] (formulas Sec. 6)."""
+    lab = parse_labels("logistic:2")
+    for rho in (1.0, 1.0 + 2.3e-16):
+        assert sim.conditional_test_error(lab, rho) == pytest.approx(0.22201034211, abs=1e-10)
+    assert sim.conditional_test_error(parse_labels("flip:0.2"), 1.0) == pytest.approx(0.2, abs=1e-15)
+
+
 def test_label_models():
     rng = np.random.default_rng(7)
     G = rng.standard_normal(200_000)

@@ -158,11 +158,23 @@ def test_large_psi(labels, c):
 
 
 def test_noiseless_small_psi():
-    """Maximally stable perceptron: test_error ~ 0.5005 psi as psi -> 0 (rho* -> 1, t* large)."""
-    psi = np.array([1e-2, 1e-3, 3e-4])
+    """Maximally stable perceptron: test_error ~ 0.5005 psi as psi -> 0 (rho* -> 1, t* large). Down to
+    psi = 1e-12, where 1 - rho* ~ 1e-25 is below double precision: the error must come from t*, not rho*."""
+    psi = np.array([1e-2, 1e-3, 3e-4, 1e-6, 1e-9, 1e-12])
     out = mm.theory(MaxMargin(psi=psi, labels="noiseless"))
     assert np.all(np.abs(out["test_error"] / psi - 0.5005) < 2e-4)
     assert np.all(out["cos_angle"] > 0.99)
+
+
+@pytest.mark.parametrize("labels", ["flip:0.05", "flip:0.2", "logistic:0.5", "logistic:2", "purenoise"])
+def test_threshold_equals_test_error_at_rho0(labels):
+    """Stein's lemma at the Candes-Sur minimiser t0 (E[(Z - t0 W)_+ W] = 0) gives
+    psi* = E[(Z - t0 W)_+ Z] = P(Z > t0 W) = test_error(rho0): the threshold (a minimum of O(0, t)) and the
+    test error at psi = psi* (a separate quadrature of E[Phi(-t0 W)]) must agree."""
+    star = mm.separability_threshold(labels)
+    out = mm.theory(MaxMargin(psi=star, labels=labels))
+    assert float(out["margin"]) == 0 and float(out["separable"]) == 0
+    assert float(out["test_error"]) == pytest.approx(star, abs=1e-13)
 
 
 def test_consistency_between_label_models():

@@ -4,6 +4,7 @@
 import mpmath as mp
 import numpy as np
 import pytest
+from scipy import optimize
 
 from overparam.choices import Spectrum
 from overparam.errors import ParameterError
@@ -206,6 +207,18 @@ def test_scaling_identity(spectrum):
     np.testing.assert_allclose(b["norm2"], a["norm2"], rtol=1e-13)
 
 
+@pytest.mark.parametrize("c", [1e-150, 1e150])
+def test_scaling_identity_extreme_scales(c):
+    """The same identity for a 1000-eigenvalue spectrum scaled by 1e-150 and 1e150 (log kappa far from 0)."""
+    m = Ridge(gamma=np.array([0.5, 1.0, 3.0]), lam=np.array([1e-3, 0.1, 0.0]), spectrum="power-law:1,1000")
+    sp = m.spectrum
+    scaled = Spectrum("scaled", sp.atoms * c, sp.weights)
+    a, b = values(m), values(m.replace(lam=m.lam * c, sigma2=m.sigma2 * c, spectrum=scaled))
+    for name in ("kappa", "bias", "variance", "excess_risk", "train_error"):
+        np.testing.assert_allclose(b[name], c * a[name], rtol=1e-13, err_msg=name)
+    np.testing.assert_allclose(b["norm2"], a["norm2"], rtol=1e-13)
+
+
 @pytest.mark.parametrize("spectrum", ["isotropic", "two-point:1,9", "power-law:1,300"])
 def test_monotone_in_lam(spectrum):
     lam = np.geomspace(1e-4, 1e3, 400)
@@ -311,11 +324,11 @@ def test_misspecified_is_extra_noise():
     np.testing.assert_allclose(out["excess_risk_vs_full"], ref["excess_risk"] + 0.2, rtol=1e-15)
 
 
-def test_latent_space_reduction():
+@pytest.mark.parametrize("p, d", [(60, 3), (6, 9)])  # d > p: W W^T has full rank p, no unit eigenvalues
+def test_latent_space_reduction(p, d):
     rng = np.random.default_rng(3)
-    p, d = 60, 3
     W = rng.standard_normal((p, d)) * 0.8
-    theta = np.array([1.0, -0.5, 0.3])
+    theta = np.array([1.0, -0.5, 0.3, 0.2, -0.1, 0.4, 0.6, -0.2, 0.1][:d])
     sigma = np.eye(p) + W @ W.T
     beta_b = np.linalg.solve(sigma, W @ theta)
     resid = theta @ theta + 0.1 - beta_b @ sigma @ beta_b  # Var(y) - Var(x^T beta_b)
@@ -337,10 +350,27 @@ def test_latent_space_reduction():
     assert float(empty["r2"]) == 0 and float(empty["sigma2"]) == pytest.approx(theta @ theta + 0.1)
 
 
-def test_vectorised_long_spectrum_curve():
-    m = Ridge(gamma=np.linspace(0.1, 10, 1000), lam=0.01, spectrum="power-law:1,10000")
-    out = th.theory(m)
+def brentq_metrics(s: np.ndarray, gamma: float, lam: float, r2: float, sigma2: float) -> dict:
+    """Independent double-precision evaluation for a list of eigenvalues s > 0: brentq on
+    h(x) = 1 - lam e^-x - gamma mean(s/(s+e^x)) in x = log kappa, then the textbook section 2.1 formulas."""
+    h = lambda x: 1 - lam * np.exp(-x) - gamma * np.mean(s / (s + np.exp(x)))  # noqa: E731
+    lo = np.log(lam) if lam > 0 else np.log(0.5 * s.min() * (gamma - 1))
+    k = np.exp(optimize.brentq(h, lo, np.log(2 * (lam + gamma * s.mean())), xtol=1e-300, rtol=1e-15))
+    df2, c = gamma * np.mean(s**2 / (s + k) ** 2), np.mean(s / (s + k) ** 2)
+    bias, var = r2 * k * k * c / (1 - df2), sigma2 * df2 / (1 - df2)
+    norm2 = r2 * (np.mean(s / (s + k)) - lam * c / (1 - df2)) + sigma2 * gamma * c / (1 - df2)
+    return {"kappa": k, "bias": bias, "variance": var, "excess_risk": bias + var,
+            "train_error": (lam / k) ** 2 * (bias + var + sigma2), "norm2": norm2}
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-4, 0.01, 3.0])
+def test_vectorised_long_spectrum_curve(lam):
+    """1000 points on a 1e4-eigenvalue spectrum in one call (the coarse-surrogate start), against brentq."""
+    gammas = np.linspace(1.05 if lam == 0 else 0.1, 10, 1000)
+    m = Ridge(gamma=gammas, lam=lam, spectrum="power-law:1,10000")
+    out = values(m)
     assert all(v.shape == (1000,) and np.all(np.isfinite(v)) for v in out.values())
-    spot = th.theory(m.replace(gamma=m.gamma[[0, 500, 999]]))
-    for name in METRICS:
-        np.testing.assert_allclose(out[name][[0, 500, 999]], spot[name], rtol=1e-13)
+    for i in (0, 37, 500, 999):
+        want = brentq_metrics(m.spectrum.eigenvalues, gammas[i], lam, 1.0, 0.5)
+        for name, v in want.items():
+            assert out[name][i] == pytest.approx(v, rel=1e-12, abs=1e-300), (name, gammas[i])
