@@ -129,7 +129,7 @@ def _slope(eps, alpha):
 
 
 # --------------------------------------------------------------------------------- root finder
-def _root(f: Callable, lo, hi, what: str, xtol: float = 1e-15, ftol: float = 0.0):
+def _root(f: Callable, lo, hi, what: str, xtol: float = 1e-15):
     """Vectorised bracketed root of f (f(lo) <= 0 <= f(hi) element-wise, f may be -inf/+inf at the ends).
 
     Illinois regula falsi; a bisection step whenever an end value is not finite and every 4th step."""
@@ -140,8 +140,7 @@ def _root(f: Callable, lo, hi, what: str, xtol: float = 1e-15, ftol: float = 0.0
     for it in range(_MAX_ITER):
         todo &= (hi - lo > xtol * (1 + np.abs(lo) + np.abs(hi))) & (flo != 0) & (fhi != 0)
         if not todo.any():
-            x = np.where(flo == 0, lo, np.where(fhi == 0, hi, 0.5 * (lo + hi)))
-            return np.where(np.abs(flo) < np.abs(fhi), lo, hi) if ftol else x
+            return np.where(flo == 0, lo, np.where(fhi == 0, hi, 0.5 * (lo + hi)))
         i = np.flatnonzero(todo)
         a, b, fa, fb = lo[i], hi[i], flo[i], fhi[i]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -167,6 +166,12 @@ def _root(f: Callable, lo, hi, what: str, xtol: float = 1e-15, ftol: float = 0.0
     raise ConvergenceError(what, float(np.max((hi - lo)[todo])), _MAX_ITER)
 
 
+def _flat(*values):
+    """Broadcast values together; return (1-D float copies, broadcast shape)."""
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))
+    return [np.array(a).ravel() for a in arrays], arrays[0].shape
+
+
 def _masked(g: Callable, *arrays):
     """Wrap g(x, *arrays) as f(x, mask) evaluating only the masked elements (NaN-free elsewhere)."""
     def f(x, mask):
@@ -181,21 +186,23 @@ def _grow(f: Callable, start, factor: float, sign: float, limit: int = 300):
     x = np.array(start, dtype=float)
     todo = np.ones(x.shape, bool)
     for _ in range(limit):
+        todo &= (x > 0) & np.isfinite(x)
         todo &= ~(sign * f(x, todo) > 0)
         if not todo.any():
             return x
-        x = np.where(todo, x * factor, x)
-    return np.where(todo, np.where(factor > 1, np.inf, 0.0), x)
+        with np.errstate(over="ignore"):
+            x = np.where(todo, x * factor, x)
+    return np.where(todo | (x == 0) | np.isinf(x), np.where(factor > 1, np.inf, 0.0), x)
 
 
 # ----------------------------------------------------------------------------- state evolution
 def alpha_min(delta):
     """The a >= 0 with 2 psi0(a) = delta for delta < 1; 0 for delta >= 1."""
-    delta = np.asarray(delta, dtype=float)
+    (delta,), shape = _flat(delta)
     d = np.minimum(delta, 1.0)
-    hi = np.sqrt(2 * np.log(1 / np.maximum(d, 1e-300))) + 2  # 2 psi0 < delta there
+    hi = np.sqrt(2 * np.log(1 / d)) + 2  # 2 psi0 < delta there
     a = _root(_masked(lambda a, d: d - 2 * psi0(a), d), np.zeros(d.shape), hi, "alpha_min")
-    return np.where(delta >= 1, 0.0, a)
+    return np.where(delta >= 1, 0.0, a).reshape(shape)
 
 
 def _se_residual(t, a, d, e, s2, prior):
@@ -207,7 +214,7 @@ def _se_residual(t, a, d, e, s2, prior):
 def tau_of_alpha(alpha, delta, eps, sigma2, prior: str):
     """tau_*(alpha): the largest fixed point of (SE); inf when 2 psi0(alpha) >= delta (no finite fixed point),
     0 when sigma2 = 0 and M(eps, alpha) <= delta (exact recovery)."""
-    alpha, delta, eps, sigma2 = (np.array(v, dtype=float) for v in np.broadcast_arrays(alpha, delta, eps, sigma2))
+    (alpha, delta, eps, sigma2), shape = _flat(alpha, delta, eps, sigma2)
     out = np.full(alpha.shape, np.inf)
     finite = 2 * psi0(alpha) < delta
     out[finite & (sigma2 == 0) & (_slope(eps, alpha)[0] <= delta)] = 0.0
@@ -224,14 +231,14 @@ def tau_of_alpha(alpha, delta, eps, sigma2, prior: str):
             g = _masked(lambda s, *a: -_se_residual(np.exp(s), *a, prior), *(v[ok] for v in args))
             res[ok] = np.exp(0.5 * _root(g, np.log(lo[ok]), np.log(hi[ok]), "state evolution tau(alpha)"))
         out[live] = res
-    return out
+    return out.reshape(shape)
 
 
 def lam_of_alpha(alpha, delta, eps, sigma2, prior: str):
     """(CAL): lam(alpha) = alpha tau_* (1 - df_s / delta); -inf where tau_* = inf."""
-    alpha, delta, eps, sigma2 = np.broadcast_arrays(*(np.asarray(v, float) for v in (alpha, delta, eps, sigma2)))
+    (alpha, delta, eps, sigma2), shape = _flat(alpha, delta, eps, sigma2)
     tau = tau_of_alpha(alpha, delta, eps, sigma2, prior)
-    return _lam(alpha, tau, delta, eps, prior)
+    return _lam(alpha, tau, delta, eps, prior).reshape(shape)
 
 
 def _lam(alpha, tau, delta, eps, prior):
@@ -251,9 +258,10 @@ def _dt_parametric(z):
 
 def _dt_z(delta):
     """Minimax threshold z(delta) of the parametric form, delta in (0, 1)."""
-    delta = np.asarray(delta, dtype=float)
+    (delta,), shape = _flat(delta)
     hi = np.sqrt(2 * np.log(1 / delta)) + 3
-    return _root(_masked(lambda z, d: d - _dt_parametric(z)[0], delta), np.zeros(delta.shape), hi, "DT z(delta)")
+    z = _root(_masked(lambda z, d: d - _dt_parametric(z)[0], delta), np.zeros(delta.shape), hi, "DT z(delta)")
+    return z.reshape(shape)
 
 
 def eps_max(delta):
@@ -288,37 +296,51 @@ def alpha_bp(delta, eps):
 
 
 # ------------------------------------------------------------------------------------- solvers
-def _alpha_of_lam(lam, delta, eps, sigma2, prior):
-    """alpha(lam) >= alpha_0 solving (CAL), lam >= 0 (lam = 0 gives alpha_0); generic regime."""
-    amin = alpha_min(delta)
+def _alpha_of_lam(lam, delta, eps, sigma2, prior, lo=None):
+    """alpha(lam) solving (CAL) above alpha_0 (lam = 0 gives alpha_0), bracketed on (lo, hi] where
+    lam(lo) <= lam; lo defaults to alpha_min (lam = -inf there, or 0 when delta > 1)."""
+    lo = alpha_min(delta) if lo is None else lo
     scale = np.sqrt(sigma2 + eps / delta)
     f_lam = _masked(lambda a, l, d, e, s: lam_of_alpha(a, d, e, s, prior) - l, lam, delta, eps, sigma2)
-    hi = _grow(lambda x, m: f_lam(amin + x, m), 1 + 2 * lam / scale, 2.0, 1.0) + amin
-    return _root(f_lam, amin, hi, "calibration alpha(lam)")
+    hi = _grow(lambda x, m: f_lam(lo + x, m), 1 + 2 * lam / scale, 2.0, 1.0) + lo
+    return _root(f_lam, lo, hi, "calibration alpha(lam)")
+
+
+def _alpha_of_tau_noiseless(tau, delta, eps, prior):
+    """sigma2 = 0, tau < sqrt(eps/delta): the root alpha of mse_s(tau, alpha tau) = delta tau^2 right of the
+    minimum over alpha (the positive-lam branch; a coarse grid point with a negative residual starts it)."""
+    grid = np.linspace(0.0, 12.0, 49)
+    g = mse_s(tau[:, None], grid * tau[:, None], eps[:, None], prior) / (tau * tau)[:, None] - delta[:, None]
+    start = grid[np.argmin(g, axis=1)]
+    f = _masked(lambda a, t, d, e: mse_s(t, a * t, e, prior) / (t * t) - d, tau, delta, eps)
+    hi = _grow(lambda x, m: f(start + x, m), np.ones(tau.shape), 2.0, 1.0) + start
+    return _root(f, start, hi, "noiseless state evolution alpha(tau)")
+
+
+def _lam_of_tau_noiseless(tau, delta, eps, prior):
+    a = _alpha_of_tau_noiseless(tau, delta, eps, prior)
+    return a * tau * (1 - df_s(tau, a * tau, eps, prior) / delta), a
 
 
 def _noiseless_below(lam, delta, eps, prior):
-    """sigma2 = 0, eps < eps_max(delta), lam > 0: solve in tau. For tau < sqrt(eps/delta), alpha(tau) is the
-    root of mse_s(tau, alpha tau) = delta tau^2 right of its argmin; lam(tau) increases from 0 to inf."""
-    grid = np.linspace(0.0, 12.0, 241)
-
-    def alpha_of_tau(tau, d, e):
-        g = mse_s(tau[:, None], grid * tau[:, None], e[:, None], prior) / (tau * tau)[:, None] - d[:, None]
-        start = grid[np.argmin(g, axis=1)]
-        f = _masked(lambda a, t, d_, e_: mse_s(t, a * t, e_, prior) / (t * t) - d_, tau, d, e)
-        hi = _grow(lambda x, m: f(start + x, m), np.ones(tau.shape), 2.0, 1.0) + start
-        return _root(f, start, hi, "noiseless state evolution alpha(tau)")
-
-    top = 0.5 * np.log(eps / delta)
-
-    def lam_of_tau(s, l, d, e, top):
-        tau = np.exp(np.minimum(s, top - 1e-9))
-        a = alpha_of_tau(tau, d, e)
-        return np.where(s >= top - 1e-9, np.inf, a * tau * (1 - df_s(tau, a * tau, e, prior) / d) - l)
-
-    s = _root(_masked(lam_of_tau, lam, delta, eps, top), np.log(lam * 1e-6), top, "noiseless calibration tau(lam)")
-    tau = np.exp(s)
-    return alpha_of_tau(tau, delta, eps), tau
+    """(alpha, tau) for sigma2 = 0, eps < eps_max(delta), lam > 0. Small lam (tau below half its lam -> inf
+    value sqrt(eps/delta)) is solved in log tau, where lam(tau) increases from 0; larger lam by the alpha
+    route, started at the switch point."""
+    tau_sw = 0.5 * np.sqrt(eps / delta)
+    lam_sw, alpha_sw = _lam_of_tau_noiseless(tau_sw, delta, eps, prior)
+    small = lam <= lam_sw
+    alpha, tau = np.zeros(lam.shape), np.zeros(lam.shape)
+    if small.any():
+        args = tuple(v[small] for v in (lam, delta, eps))
+        f = _masked(lambda s, l, d, e: _lam_of_tau_noiseless(np.exp(s), d, e, prior)[0] - l, *args)
+        tau[small] = np.exp(_root(f, np.log(args[0] * 1e-6), np.log(tau_sw[small]), "noiseless calibration tau(lam)"))
+        alpha[small] = _alpha_of_tau_noiseless(tau[small], args[1], args[2], prior)
+    big = ~small
+    if big.any():
+        args = tuple(v[big] for v in (lam, delta, eps))
+        alpha[big] = _alpha_of_lam(*args[:3], np.zeros(big.sum()), prior, lo=alpha_sw[big])
+        tau[big] = tau_of_alpha(alpha[big], args[1], args[2], 0.0, prior)
+    return alpha, tau
 
 
 def _solve(lam, delta, eps, sigma2, prior):
@@ -338,9 +360,7 @@ def _solve(lam, delta, eps, sigma2, prior):
 def theory(model: Lasso) -> dict[str, np.ndarray]:
     """Asymptotic ``mse``, ``tau_star``, ``frac_nonzero`` and ``threshold`` (module docstring), vectorised."""
     prior = model.prior
-    lam, delta, eps, sigma2 = (np.array(v, dtype=float).ravel() for v in
-                               np.broadcast_arrays(model.lam, model.delta, model.eps, model.sigma2))
-    shape = np.broadcast_shapes(*(np.shape(v) for v in (model.lam, model.delta, model.eps, model.sigma2)))
+    (lam, delta, eps, sigma2), shape = _flat(model.lam, model.delta, model.eps, model.sigma2)
     alpha, tau = _solve(lam, delta, eps, sigma2, prior)
     with np.errstate(invalid="ignore", divide="ignore"):
         mse, df = _channel(np.where(tau > 0, tau, 1.0), alpha * tau, eps, prior)

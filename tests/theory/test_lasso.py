@@ -1,0 +1,155 @@
+"""Theory of the lasso family: closed forms vs quadrature, reference values, DT forms, limits."""
+import mpmath as mp
+import numpy as np
+import pytest
+
+from overparam.errors import ParameterError
+from overparam.models import L1Transition, Lasso
+from overparam.theory import lasso as T
+
+# formulas/lasso.md section 6 (eps = 0.2, sigma2 = 0.04): prior, delta, lam, mse, tau_star, frac, alpha
+REFERENCE = [
+    ("gauss", 0.4, 0.05, 0.0793096835, 0.4881333925, 0.3612173140, 1.0564613010),
+    ("gauss", 0.4, 0.3, 0.0796390116, 0.4889760004, 0.2283160403, 1.4294335818),
+    ("gauss", 0.4, 0.0, 0.0878818766, 0.5096122953, 0.4, 0.9647640092),
+    ("gauss", 1.5, 0.05, 0.0415849916, 0.2602370607, 0.7463761721, 0.3824172702),
+    ("gauss", 1.5, 0.3, 0.0289088535, 0.2434595839, 0.2551578232, 1.4848115734),
+    ("rademacher", 0.4, 0.05, 0.1529748006, 0.6499515379, 0.3708556690, 1.0558322652),
+    ("rademacher", 0.4, 0.3, 0.1466490761, 0.6376697345, 0.2602821827, 1.3468947155),
+    ("rademacher", 0.4, 0.0, 0.1610573987, 0.6653145849, 0.4, 0.9861611885),
+    ("rademacher", 1.5, 0.05, 0.0453475806, 0.2650126797, 0.7612559515, 0.3830898228),
+    ("rademacher", 1.5, 0.3, 0.0458082305, 0.2655914538, 0.3191010746, 1.4347812421),
+]
+
+
+@pytest.mark.parametrize("row", REFERENCE, ids=lambda r: f"{r[0]}-{r[1]}-{r[2]}")
+def test_reference_values(row):
+    prior, delta, lam, *expected = row
+    out = T.theory(Lasso(delta=delta, eps=0.2, sigma2=0.04, prior=prior, lam=lam))
+    got = [out[k] for k in ("mse", "tau_star", "frac_nonzero", "threshold")]
+    np.testing.assert_allclose(got, expected, rtol=2e-9)
+
+
+def _quad_channel(tau, theta, eps, prior):
+    """mse_s and df_s by mpmath quadrature split at the kinks (independent of the closed forms). For gauss
+    the B-integral is done through U = B + tau Z ~ N(0, v): E (eta(U) - B)^2 = E (eta(U) - U/v)^2 + tau^2/v."""
+    mp.mp.dps = 25
+    tau, theta = mp.mpf(tau), mp.mpf(theta)
+    eta = lambda u: mp.sign(u) * max(abs(u) - theta, 0)  # noqa: E731
+
+    def part(b):
+        kinks = [-mp.inf, (-theta - b) / tau, (theta - b) / tau, mp.inf]
+        m = mp.quad(lambda z: (eta(b + tau * z) - b) ** 2 * mp.npdf(z), kinks)
+        return m, mp.ncdf((-theta - b) / tau) + mp.ncdf((b - theta) / tau)
+
+    m0, d0 = part(0)
+    if prior == "rademacher":
+        m1, d1 = part(1)
+    else:
+        v = 1 + tau * tau
+        m1 = mp.quad(lambda u: ((eta(u) - u / v) ** 2 + tau * tau / v) * mp.npdf(u, 0, mp.sqrt(v)),
+                     [-mp.inf, -theta, theta, mp.inf])
+        d1 = 2 * mp.ncdf(-theta / mp.sqrt(v))
+    return float((1 - eps) * m0 + eps * m1), float((1 - eps) * d0 + eps * d1)
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+@pytest.mark.parametrize("tau,theta", [(0.5, 0.6), (0.05, 0.1), (2.0, 0.3), (0.3, 1.9)])
+def test_closed_forms_equal_quadrature(prior, tau, theta):
+    m, d = _quad_channel(tau, theta, 0.3, prior)
+    assert T.mse_s(tau, theta, 0.3, prior) == pytest.approx(m, rel=1e-12, abs=1e-15)
+    assert T.df_s(tau, theta, 0.3, prior) == pytest.approx(d, rel=1e-12, abs=1e-15)
+
+
+def test_psi0_branches_and_definition():
+    a = np.array([0.0, 0.7, 3.0, 4.99, 5.01, 9.0])
+    mp.mp.dps = 50
+    expected = [float(mp.quad(lambda z: (z - x) ** 2 * mp.npdf(z), [x, mp.inf])) for x in a]
+    np.testing.assert_allclose(T.psi0(a), expected, rtol=1e-11)
+
+
+def test_dt_forms_and_reference():
+    out = T.transition(L1Transition(delta=np.array([0.2, 0.6])))
+    np.testing.assert_allclose(out["rho"], [0.2433009644, 0.4383905435], rtol=1e-9)
+    np.testing.assert_allclose(out["eps_max"], [0.0486601929, 0.2630343261], rtol=1e-9)
+    for d in (0.05, 0.3, 0.5, 0.9):
+        assert T.transition(L1Transition(delta=d))["rho"] == pytest.approx(T.rho_max_form(d), rel=1e-9)
+
+
+def test_dt_monotone_and_limits():
+    delta = np.linspace(0.001, 0.999, 400)
+    rho = T.transition(L1Transition(delta=delta))["rho"]
+    assert np.all(np.diff(rho) > 0)
+    near_one = T.transition(L1Transition(delta=np.array([1 - 1e-4, 1 - 1e-8])))["rho"]
+    assert 0.98 < near_one[0] < near_one[1] < 1
+    assert T.eps_max(np.array([1.0, 2.0])).tolist() == [1.0, 1.0]
+
+
+def test_alpha_min():
+    assert T.alpha_min(0.4) == pytest.approx(0.5248434418, rel=1e-9)
+    assert 2 * T.psi0(T.alpha_min(0.7)) == pytest.approx(0.7, rel=1e-13)
+    assert T.alpha_min(1.5) == 0.0
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+def test_se_identity_and_monotonicity(prior):
+    lam = np.geomspace(1e-3, 20, 200)
+    for sigma2 in (0.04, 0.0):
+        out = T.theory(Lasso(delta=0.5, eps=0.1, sigma2=sigma2, prior=prior, lam=lam))
+        np.testing.assert_allclose(out["mse"], 0.5 * (out["tau_star"] ** 2 - sigma2), rtol=1e-10, atol=1e-16)
+        assert np.all(np.diff(out["threshold"]) > -1e-12)
+        assert np.all(np.diff(out["frac_nonzero"]) < 1e-12)
+        cal = out["threshold"] * out["tau_star"] * (1 - out["frac_nonzero"] / 0.5)
+        np.testing.assert_allclose(cal, lam, rtol=1e-9)
+
+
+def test_lam_to_infinity():
+    out = T.theory(Lasso(delta=0.5, eps=0.1, sigma2=0.04, lam=1e4))
+    assert out["mse"] == pytest.approx(0.1, rel=1e-6)
+    assert out["tau_star"] == pytest.approx(np.sqrt(0.04 + 0.1 / 0.5), rel=1e-6)
+    assert out["frac_nonzero"] < 1e-6
+
+
+def test_lam_to_zero_limits():
+    small = T.theory(Lasso(delta=np.array([0.4, 2.0]), eps=0.2, sigma2=0.04, lam=np.array([1e-7, 1e-7])))
+    zero = T.theory(Lasso(delta=np.array([0.4, 2.0]), eps=0.2, sigma2=0.04, lam=np.array([0.0, 0.0])))
+    np.testing.assert_allclose(small["mse"], zero["mse"], rtol=1e-5)
+    assert zero["mse"][1] == pytest.approx(0.04 * 2.0 / 1.0)
+    assert zero["frac_nonzero"].tolist() == [0.4, 1.0]
+
+
+def test_delta_sweep_across_one():
+    delta = np.linspace(0.1, 3, 300)
+    out = T.theory(Lasso(delta=delta, eps=0.1, sigma2=0.01, lam=np.zeros(300)))
+    ls = delta > 1
+    np.testing.assert_allclose(out["mse"][ls], 0.01 * delta[ls] / (delta[ls] - 1))
+    assert np.all(np.isfinite(out["mse"]))  # 1 is not on this grid
+    one = T.theory(Lasso(delta=np.array([1.0, 1.0]), eps=0.1, sigma2=np.array([0.01, 0.0]), lam=np.zeros(2)))
+    assert one["mse"][0] == np.inf and one["mse"][1] == 0.0
+    # minimum-l1 branch: a single interior minimum just above the DT transition, divergence at 1-
+    bp = out["mse"][delta < 1]
+    assert np.argmin(bp) not in (0, bp.size - 1) and bp[-1] > 10 * bp.min()
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+def test_noiseless_below_and_above_transition(prior):
+    below = T.theory(Lasso(delta=0.6, eps=0.2, sigma2=0.0, prior=prior, lam=np.array([0.0, 1e-6])))
+    assert below["mse"][0] == 0.0 and below["frac_nonzero"][0] == 0.2
+    assert below["threshold"][0] == pytest.approx(0.6744897502, rel=1e-9)
+    assert below["mse"][1] / 1e-12 == pytest.approx(2.0889133, rel=1e-3)
+    above = T.theory(Lasso(delta=0.6, eps=0.35, sigma2=0.0, prior=prior, lam=0.0))
+    assert above["mse"] > 1e-3 and above["frac_nonzero"] == pytest.approx(0.6)
+
+
+def test_noise_sensitivity_limit():
+    out = T.theory(Lasso(delta=0.6, eps=0.2, sigma2=1e-4, prior="rademacher", lam=0.0))
+    assert out["mse"] / 1e-4 == pytest.approx(4.5445172100, rel=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(delta=0), dict(eps=0), dict(eps=1.5), dict(sigma2=-1), dict(lam=-0.1),
+                                dict(lam=0, delta=1.5), dict(prior="laplace")])
+def test_bad_input(kw):
+    with pytest.raises(ParameterError):
+        Lasso(**kw)
+    with pytest.raises(ParameterError):
+        L1Transition(delta=1.0)
