@@ -114,8 +114,11 @@ def format_rows(rows: list[Row]) -> str:
 
 def summary(rows: list[Row], seconds: float) -> str:
     n = {v: sum(r.verdict == v for r in rows) for v in ("pass", "FAIL", "skip")}
-    worst = max((abs(r.z) for r in rows if r.verdict != "skip"), default=math.nan)
-    return (f"{n['pass']} passed, {n['FAIL']} failed, {n['skip']} skipped; worst |z| = {worst:.2f}; "
+    judged = [r for r in rows if r.verdict != "skip"]
+    worst = max((abs(r.z) for r in judged), default=math.nan)
+    used = max((abs(r.sim - r.expected) / r.tol for r in judged), default=math.nan)
+    return (f"{n['pass']} passed, {n['FAIL']} failed, {n['skip']} skipped; worst |z| = {worst:.2f} "
+            f"(before the finite-size allowance); largest |sim - expected|/tol = {used:.2f}; "
             f"Holm family-wise alpha = {stats.ALPHA}; {seconds:.1f} s")
 
 

@@ -116,8 +116,9 @@ def subgroup(entry: ModelEntry, group: Group, points: np.ndarray) -> Group:
 
 
 def point_model(entry: ModelEntry, group: Group, j: int) -> Model:
-    """The j-th point of a group as a single-point specification."""
-    return group.model.replace(**{k: np.asarray(getattr(group.model, k))[j].item() for k in entry.shared})
+    """The j-th point of a group as a one-point specification (shared parameters as 1-element arrays, so
+    single-point-only validation, e.g. lasso's lam = 0 with delta >= 1, applies as it did in the grid)."""
+    return group.model.replace(**{k: np.asarray(getattr(group.model, k))[j:j + 1] for k in entry.shared})
 
 
 def seed_sequence(model: Model, shared: tuple[str, ...], sizes: dict[str, int], seed: int,

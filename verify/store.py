@@ -71,7 +71,8 @@ def default_path() -> Path:
 def point_params(model: Model) -> str:
     """Canonical JSON of a single point's parameters, in declaration order."""
     specs = model.params()
-    return json.dumps({k: str(v) if specs[k].categorical else float(v) for k, v in model.display().items()},
+    return json.dumps({k: str(v) if specs[k].categorical else float(np.asarray(v).item())
+                       for k, v in model.display().items()},
                       separators=(",", ":"))
 
 
