@@ -169,13 +169,20 @@ def parse_activation(value: Any) -> Activation:
 
 
 def split_activations(text: str) -> list[str]:
-    """A comma list of activations; three numbers alone are one hermite triple."""
-    parts = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        [float(t) for t in parts]
-        return [text] if len(parts) == 3 else parts
-    except ValueError:
-        return parts
+    """A comma list of activations, where each run of numbers is read as hermite triples:
+    ``relu,tanh`` -> [relu, tanh]; ``tanh,0.1,0.5,0.3`` -> [tanh, "0.1,0.5,0.3"]."""
+    out: list[str] = []
+    numbers: list[str] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            float(token)
+            numbers.append(token)
+        except ValueError:
+            out.append(token)
+        if len(numbers) == 3:
+            out.append(",".join(numbers))
+            numbers = []
+    return out + ([",".join(numbers)] if numbers else [])
 
 
 # ------------------------------------------------------------------------------------------- labels

@@ -128,3 +128,12 @@ def test_sizes_and_realised_ratios():
     assert HessianInit(alpha=2.5).sizes(100) == {"N": 100, "M": 250}
     with pytest.raises(ParameterError, match="n = 0"):
         Ridge().sizes(0)
+
+
+def test_activation_lists_group_hermite_triples():
+    from overparam.choices import split_activations
+    assert split_activations("relu,tanh") == ["relu", "tanh"]
+    assert split_activations("0,1,0.5") == ["0,1,0.5"]
+    assert split_activations("tanh,0.1,0.5,0.3,erf") == ["tanh", "0.1,0.5,0.3", "erf"]
+    with pytest.raises(ParameterError, match="activation"):
+        RandomFeatures(activation=split_activations("relu,0.1,0.5")[1])
