@@ -27,7 +27,10 @@ spectral-pr  y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p
     E[T^2/(lam - T)^2] upwards. mondelli-montanari: threshold 1/2 exactly (its defining property).
     identity (T unbounded): documented singularity top_eigenvalue = +inf, overlap_sq = 0, threshold = +inf.
     A user callable T must be finite on y > 0 and bounded above; tau = sup T is taken over a dense grid of
-    y in (0, 1e12]. A T with E[T (y - 1)] <= 0 never has an outlier (threshold = +inf, e.g. truncated:1).
+    y in (0, 1e12] (a T still rising there is rejected as unbounded), and its moments at the solution are
+    recomputed with twice the nodes (ConvergenceError unless they agree to 1e-8: kinks or a peak at sup T).
+    A T with E[T (y - 1)] <= 0 never has an outlier (threshold = +inf, e.g. truncated:1). When
+    T (y - 1) >= 0 (mondelli-montanari, luo-alghamdi-lu) h is decreasing and has at most one root.
     Expectations: Gauss-Legendre panels in G on (0, 13); for truncated:c the piece y in [c/2, c] uses
     w = log(lam - y) (C4), so the jump of T at c is integrated exactly.
 
@@ -104,6 +107,7 @@ def _panels(edges, n: int) -> tuple[Array, Array]:
 
 
 _G_MAX = 13.0  # |G| cut: P(|G| > 13) ~ 1e-38
+_PR_NODES = 32  # per smooth panel: built-in T converged to ~1e-14 (checked against 64 and 200 nodes)
 _LEG_X, _LEG_W = leggauss(96)
 _leggauss = lru_cache(maxsize=None)(leggauss)
 
@@ -123,15 +127,25 @@ class _PRQuadrature:
 
     def __init__(self, y: Array, w: Array, t: Array, gap: Array, tau: Array, jump: float | None = None):
         self.y, self.w, self.t, self.gap, self.tau, self.jump = y, w, t, gap, tau, jump
+        self._numerators: dict[str, tuple[Array, int]] = {}
+
+    def _numerator(self, key: str) -> tuple[Array, int]:
+        """(kappa-free numerator, power of 1/d) of moment ``key``, computed once."""
+        if key not in self._numerators:
+            w, t, y = self.w, self.t, self.y
+            self._numerators[key] = {"A1": lambda: (w * t, 1), "A2": lambda: (w * t * t, 2),
+                                     "B1": lambda: (w * t * (y - 1), 1), "B2": lambda: (w * t * t * y, 2)}[key]()
+        return self._numerators[key]
 
     @classmethod
-    def of(cls, prep, alpha: Array) -> "_PRQuadrature":
-        """The rule of preprocessing ``prep`` for the 1-D alpha array (rows only when T depends on alpha)."""
+    def of(cls, prep, alpha: Array, nodes: int = _PR_NODES) -> "_PRQuadrature":
+        """The rule of preprocessing ``prep`` for the 1-D alpha array (rows only when T depends on alpha),
+        ``nodes`` Gauss-Legendre nodes on each of the four smooth panels in G."""
         if prep.kind == "truncated":
             g, w = _panels([0.0, min(np.sqrt(prep.c / 2), _G_MAX)], 96)
             y = g**2
             return cls(y, 2 * w * stats.norm.pdf(g), y, prep.c - y, np.array(prep.c), jump=prep.c)
-        g, w = _panels([0.0, 1.0, 3.0, 6.0, _G_MAX], 48)
+        g, w = _panels([0.0, 1.0, 3.0, 6.0, _G_MAX], nodes)
         y, w = g**2, 2 * w * stats.norm.pdf(g)
         if prep.kind == "luo-alghamdi-lu":
             return cls(y, w, 1 - 1 / y, 1 / y, np.array(1.0))
@@ -144,25 +158,39 @@ class _PRQuadrature:
         # sup T over y in (0, inf): a dense linear grid over the bulk and a geometric one up to 1e12
         probe = np.concatenate([np.linspace(0, _G_MAX**2, 20001)[1:], np.geomspace(1e-12, 1e12, 2001)])
         tau = max(float(np.max(t)), float(np.max(prep(probe, 1.0))))
+        far = prep(np.array([1e9, 1e12]), 1.0)
+        if not np.all(np.isfinite(far)) or far[1] - far[0] > 1e-6 * (1 + abs(tau)):  # still rising: unbounded
+            raise ParameterError("preprocessing", prep.label, "a function T(y) bounded above (sup T reached "
+                                 "to 1e-6 by y = 1e12); use identity for T(y) = y")
         return cls(y, w, t, tau - t, np.array(tau))
 
     def moments(self, kappa: Array, keys: str = "A1 A2 B1 B2") -> dict[str, Array]:
         """A1 = E[T/d], A2 = E[T^2/d^2], B1 = E[T(y-1)/d], B2 = E[T^2 y/d^2], d = lam - T = kappa + gap
-        (only those named in ``keys``). kappa has shape (m, J); rows of t/gap (if any) match m."""
+        (only those named in ``keys``). kappa has shape (m, J); rows of t/gap (if any) match m. The
+        kappa-free numerators w T, w T^2, w T (y-1), w T^2 y are contracted with 1/d or 1/d^2."""
         k = kappa[..., None]
-        t, gap = (self.t[:, None, :], self.gap[:, None, :]) if np.ndim(self.t) == 2 else (self.t, self.gap)
+        rows = np.ndim(self.t) == 2
+        gap = self.gap[:, None, :] if rows else self.gap
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = t / (k + gap)
-        parts = [(self.w * r, r, self.y)]  # (weight x T/d, T/d, y) per piece
-        if self.jump is not None:
+            inv = 1 / (k + gap)
+            powers = {1: inv}
+            out = {}
+            for key in keys.split():
+                num, power = self._numerator(key)
+                if power not in powers:
+                    powers[power] = inv * inv
+                out[key] = (np.einsum("mjn,mn->mj", powers[power], num) if rows
+                            else powers[power] @ num)
+        if self.jump is not None:  # y in [c/2, c]: nodes in w = log(lam - y), dy = d dw cancels one 1/d
             c = self.jump
             lo, hi = np.log(k), np.log(k + c / 2)
             d = np.exp(lo + (hi - lo) * (_LEG_X + 1) / 2)
             y = c + k - d
-            parts.append(((hi - lo) / 2 * _LEG_W * _chi2_1_pdf(y) * y, y / d, y))  # dy = d dw cancels 1/d
-        integrand = {"A1": lambda wr, r, y: wr, "A2": lambda wr, r, y: wr * r, "B1": lambda wr, r, y: wr * (y - 1),
-                     "B2": lambda wr, r, y: wr * r * y}
-        return {key: sum(integrand[key](*part).sum(-1) for part in parts) for key in keys.split()}
+            wr, r = (hi - lo) / 2 * _LEG_W * _chi2_1_pdf(y) * y, y / d  # weight x T/d and T/d (T = y)
+            piece = {"A1": lambda: wr, "A2": lambda: wr * r, "B1": lambda: wr * (y - 1), "B2": lambda: wr * r * y}
+            for key in out:
+                out[key] = out[key] + piece[key]().sum(-1)
+        return out
 
     def bound(self, f: Callable[[Array, Array], Array]) -> float:
         """A generous upper bound of E[f(T, y)] (for brackets); truncated T uses E[y^2] = 3."""
@@ -223,7 +251,10 @@ def _pr_edge(quad: _PRQuadrature, alpha: Array) -> Array:
 def _pr_outlier(quad: _PRQuadrature, alpha: Array, kbar: Array) -> tuple[Array, Array]:
     """(kappa*, has_outlier): the largest root of h(kappa) = B1 = 1/alpha above kappa_bar (scan + bisection)."""
     top = alpha * quad.bound(lambda t, y: np.abs(t * (y - 1))) * 1.1 + 1e-9  # |h| < 1/alpha beyond
-    if np.ndim(quad.t) == 1:  # T fixed: one scan of h on a common kappa grid serves every alpha
+    if quad.jump is None and np.all(quad.t * (quad.y - 1) >= 0):  # h decreasing (mm, lal): one root at most
+        grid = kbar[:, None] + top[:, None] * np.array([0.0, 1.0])
+        h = quad.moments(grid, "B1")["B1"]
+    elif np.ndim(quad.t) == 1:  # T fixed: one scan of h on a common kappa grid serves every alpha
         common = np.max(top) * np.geomspace(1e-14, 1.0, 200)
         h_bar = quad.moments(kbar[:, None], "B1")["B1"]
         grid = np.concatenate([kbar[:, None], np.maximum(common, kbar[:, None])], axis=1)
@@ -255,7 +286,8 @@ def _pr_threshold(prep) -> float:
     quad = _PRQuadrature.of(prep, np.array([1.0]))
     if quad.jump is None:
         at_tau = quad.moments(np.zeros((1, 1)))
-        if at_tau["A2"][0, 0] <= at_tau["B1"][0, 0]:  # hard edge at alpha_c = 1/h(tau)
+        if at_tau["A2"][0, 0] <= at_tau["B1"][0, 0] * (1 + 1e-12):  # hard edge at alpha_c = 1/h(tau)
+            # (the tolerance keeps an exactly marginal T such as luo-alghamdi-lu on the closed form)
             return float(1 / at_tau["B1"][0, 0])
     # soft edge: h(kappa) = A2(kappa) = 1/alpha_c; take the last upward crossing of h - A2
     kappa = np.geomspace(1e-12, 1e4, 400)[None, :]
@@ -272,6 +304,16 @@ def _pr_threshold(prep) -> float:
     return float(1 / quad.moments(np.exp(logk)[:, None])["A2"][0, 0])
 
 
+def _check_rule(prep, alpha: Array, kappa: Array, mom: dict[str, Array]) -> None:
+    """A user T may have kinks or a peak at sup T that the fixed rule does not resolve: recompute the
+    moments at the solution with twice the nodes and raise ConvergenceError unless they agree to 1e-8."""
+    fine = _PRQuadrature.of(prep, alpha, 2 * _PR_NODES).moments(kappa[:, None])
+    err = max(float(np.max(np.abs(fine[k][:, 0] - mom[k]) / (1 + np.abs(fine[k][:, 0])))) for k in mom)
+    if not err <= 1e-8:
+        raise ConvergenceError("spectral-pr quadrature of a user preprocessing (kink or peak at sup T?)",
+                               err, 2 * _PR_NODES)
+
+
 def spectral_pr(model: SpectralPR) -> dict[str, Array]:
     """top_eigenvalue, overlap_sq and threshold of the spectral estimator with preprocessing T (C2)."""
     alpha = np.asarray(model.alpha, dtype=float)
@@ -282,13 +324,15 @@ def spectral_pr(model: SpectralPR) -> dict[str, Array]:
                 "threshold": np.full(shape, np.inf)}
     flat = alpha.ravel()
     top, overlap = np.empty(flat.size), np.empty(flat.size)
-    chunk = 256 if prep.kind == "mondelli-montanari" else flat.size  # bounds (points x scan x nodes) arrays
+    chunk = 1024 if prep.kind == "mondelli-montanari" else flat.size  # bounds (points x scan x nodes) arrays
     for start in range(0, flat.size, chunk):
         al = flat[start:start + chunk]
         quad = _PRQuadrature.of(prep, al)
         kbar = _pr_edge(quad, al)
         kstar, has = _pr_outlier(quad, al, kbar)
         mom = {k: v[:, 0] for k, v in quad.moments(kstar[:, None]).items()}
+        if prep.kind == "callable":
+            _check_rule(prep, al, kstar, mom)
         lam = kstar + quad.tau
         dpsi = 1 / al - mom["A2"]
         top[start:start + al.size] = lam * (1 / al + mom["A1"])
@@ -451,7 +495,8 @@ def hessian_init(model: HessianInit) -> dict[str, Array]:
     return res
 
 
-def alpha_bbp_table(p_star: int = 1, widths=(1, 2, 3, 4, 8, 16, 50), a: float = 0.7) -> dict[str, Array]:
+def alpha_bbp_table(p_star: int = 1, widths: tuple[int, ...] | Array = (1, 2, 3, 4, 8, 16, 50),
+                    a: float = 0.7) -> dict[str, Array]:
     """alpha_bbp and the transition type against the student width p, with the p -> inf limit
     p*(1 + a)/2 (the spectral threshold of T_a(y) = (y - 1)/(y + a)) and the weak-recovery value p*/2."""
     widths = np.asarray(widths, dtype=int)
@@ -461,7 +506,7 @@ def alpha_bbp_table(p_star: int = 1, widths=(1, 2, 3, 4, 8, 16, 50), a: float = 
             "weak_recovery": np.full(widths.shape, p_star / 2)}
 
 
-def theory(model) -> dict[str, Array]:
+def theory(model: SpikedWigner | SpikedCovariance | SpectralPR | HessianInit) -> dict[str, Array]:
     """Dispatch on the model type (the family's single entry point)."""
     return {SpikedWigner: spiked_wigner, SpikedCovariance: spiked_covariance, SpectralPR: spectral_pr,
             HessianInit: hessian_init}[type(model)](model)

@@ -175,9 +175,12 @@ def kernel_limit(model: RandomFeatures) -> np.ndarray:
 
         R_ridge(gamma = 1/psi2, lam_eff, r2, sigma2 + fstar2) + fstar2,  lam_eff = (1 + psi2 lam_bar)/(zeta^2 psi2).
 
-    lam_eff > 0 even at lam = 0 (mu*^2 regularises implicitly), so there is no peak. Convergence of
+    lam_eff > 0 even at lam = 0 (mu*^2 regularises implicitly), so there is no peak; mu1 = 0 gives
+    lam_eff = inf and the null risk r2 + fstar2. Convergence of
     :func:`theory` to it is O(1/psi1)."""
     shape, v, z2 = _grid(model)
+    if z2 == 0:  # mu1 = 0 (even activation): lam_eff = inf, nothing is learnt, risk = r2 + fstar2
+        return (v["r2"] + v["fstar2"]).reshape(shape)
     lam_bar = v["lam"] / model.activation.mustar ** 2
     lam_eff = (1 + v["psi2"] * lam_bar) / (z2 * v["psi2"])
     risk = _ridge_risk(1 / v["psi2"], lam_eff, v["r2"], v["sigma2"] + v["fstar2"]) + v["fstar2"]

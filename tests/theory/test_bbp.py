@@ -269,3 +269,23 @@ def test_continuous_threshold_by_dblquad():
     expected = 4 / (uc**2 * moments(uc)[0])
     r = bbp.hessian_init(HessianInit(p_star=1, p=1, a=a, alpha=1.0))
     assert float(r["alpha_bbp"]) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("t", [lambda y: np.log1p(y), lambda y: y])
+def test_unbounded_user_preprocessing_is_rejected(t):
+    """The Lu-Li theory needs sup T < inf: an unbounded callable must not give a silent finite answer."""
+    with pytest.raises(ParameterError):
+        bbp.spectral_pr(SpectralPR(alpha=2.0, preprocessing=t))
+
+
+def test_unresolved_user_preprocessing_is_a_convergence_error():
+    """A kink at sup T (here T = min(y, 4) - 1 then decaying) is not resolved by the fixed rule: raise."""
+    t = lambda y: np.minimum(y, 4.0) / (1 + np.maximum(y - 4, 0)) - 1
+    with pytest.raises(ConvergenceError):
+        bbp.spectral_pr(SpectralPR(alpha=np.array([2.0, 4.0]), preprocessing=t))
+
+
+def test_marginal_threshold_is_exactly_one_half():
+    """luo-alghamdi-lu: A2(tau) = h(tau) = 2 exactly (marginal hard edge), alpha_c = 1/2 to rounding."""
+    assert float(bbp.spectral_pr(SpectralPR(alpha=1.0, preprocessing="luo-alghamdi-lu"))["threshold"]) \
+        == pytest.approx(0.5, abs=1e-14)

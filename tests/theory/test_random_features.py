@@ -241,3 +241,11 @@ def test_failed_fixed_point_raises_convergence_error(monkeypatch):
     with pytest.raises(ConvergenceError) as err:
         rf._solve_p(one * 4.0, one * 2.0, one * 0.3, one * RELU_Z2, newton=0)
     assert err.value.residual > 1e-12
+
+
+def test_kernel_limit_even_activation_is_null_risk():
+    """mu1 = 0: no linear signal is learnt, lam_eff = inf; the psi1 -> inf theory tends to r2 + fstar2."""
+    m = model(psi2=3.0, lam=0.1, activation="0,0,1", r2=1.0, fstar2=0.25)
+    k = float(rf.kernel_limit(m))
+    assert k == 1.25
+    assert float(rf.theory(m.replace(psi1=1e8))["test_error"]) == pytest.approx(k, rel=1e-6)
