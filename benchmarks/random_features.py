@@ -8,24 +8,16 @@
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from scipy import optimize
 from sklearn.linear_model import Ridge
 
+from timing import best_time
+
 from overparam.models import RandomFeatures
 from overparam.simulate import random_features as sim
 from overparam.theory import random_features as rf
-
-
-def best_time(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def cold_root_curve(model: RandomFeatures) -> np.ndarray:

@@ -8,34 +8,21 @@
     per-point ``scipy.optimize.brentq`` loop on the same kappa equation and the same five metrics.
 
 BLAS runs single-threaded for every contender (the machine is shared; the ratios are what matter).
-Best of ``REPEAT`` runs each (the slow scikit-learn loop: one run), all in this one process.
+Best of 3 runs each (the slow scikit-learn loop: one run), all in this one process.
 """
 from __future__ import annotations
 
-import time
-from typing import Callable
 
 import numpy as np
 from scipy import linalg, optimize
 from sklearn.linear_model import Ridge as SkRidge
 from threadpoolctl import threadpool_limits
 
+from timing import best_time
+
 from overparam.models import Ridge
 from overparam.simulate import ridge as sim
 from overparam.theory import ridge as th
-
-REPEAT = 3
-
-
-def best_time(func: Callable[[], object], repeat: int = REPEAT) -> float:
-    """Minimum wall time of ``repeat`` calls of ``func``."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
 
 def bench_simulation(n: int = 1000, p: int = 2000, grid: int = 50) -> None:
     lams = np.geomspace(1e-3, 10, grid)

@@ -29,7 +29,6 @@ import numpy as np
 from overparam import __version__
 from overparam.errors import ConvergenceError, OverparamError, ParameterError, StoreError
 from overparam.models import Model
-from overparam.params import label
 
 from . import check as check_mod
 from . import registry, runner
