@@ -35,7 +35,7 @@ class Row:
     verdict: str = "skip"
 
 
-def _describe(record: dict, model_name: str, metrics: Iterable[str]) -> str:
+def _describe(record: dict, metrics: Iterable[str]) -> str:
     skip = set(metrics) | {"reps", "seed"}
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                     for k, v in record.items() if k not in skip and not k.endswith("_se"))
@@ -52,7 +52,7 @@ def scenario_rows(scenario: Scenario, options: runner.RunOptions) -> list[Row]:
     records = runner.run(entry, model, scenario.n, scenario.reps, options)
     rows = []
     for j, rec in enumerate(records):
-        point = _describe(rec, model.NAME, [m for m in rec if m in limit or m + "_se" in rec])
+        point = _describe(rec, [m for m in rec if m in limit or m + "_se" in rec])
         for metric in (m for m in rec if m + "_se" in rec and m in limit):
             lim = float(np.broadcast_to(limit[metric], (len(records),))[j])
             ex = float(np.broadcast_to(exact[metric], (len(records),))[j]) if metric in exact else math.nan
