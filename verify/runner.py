@@ -216,7 +216,7 @@ def run(entry: ModelEntry, model: Model, n: int, reps: int, options: RunOptions 
     each metric M its mean ``M`` and standard error ``M_se``.
     """
     if entry.replicate is None:
-        raise ValueError(f"model {entry.name} has no simulator")
+        raise ValueError(f"model {entry.name} has no finite-size simulator (its theory is a limit only; see `overparam figure` for the finite-N evidence)")
     if int(reps) != reps or reps < 1:
         raise ParameterError("reps", reps, "an integer >= 1")
     if int(options.jobs) != options.jobs or options.jobs < 1:
