@@ -1,7 +1,7 @@
 """Shared specifications: validation messages, VALUES parsing, categorical parsers, sizes."""
 import numpy as np
 import pytest
-from scipy import integrate, special
+from scipy import integrate
 
 from overparam import (HessianInit, L1Transition, Lasso, MaxMargin, ParameterError, RandomFeatures, Ridge,
                        SpectralPR, SpikedCovariance, SpikedWigner)

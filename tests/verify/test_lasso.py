@@ -14,7 +14,7 @@ def _compare(model, n, reps):
     """Holm-judged comparison of every metric at every lam (allowances of verify/lasso.py)."""
     sizes = model.sizes(n)
     limit = T.theory(model.at_sizes(sizes))
-    z, tol_rows = [], []
+    z = []
     for j, rec in enumerate(run(LASSO, model, n, reps, RunOptions(seed=1))):
         point = model.at_sizes(sizes).replace(lam=rec["lam"])
         for metric in Lasso.METRICS:

@@ -1,5 +1,4 @@
 """Comparison statistics: Holm's rule against its definition, the 1/n fit, the check judge."""
-import itertools
 import math
 
 import numpy as np
