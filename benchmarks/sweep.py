@@ -1,129 +1,138 @@
-"""Sweep benchmark (issue 8): parallel speed-up, results-store overhead and resume time.
+"""Sweep benchmark (issue 13 section 7): parallel efficiency and per-replicate overhead of the runner.
 
-    python benchmarks/sweep.py [--quick]
+    python benchmarks/sweep.py [--quick] [--dask] [--rounds R]
 
-1. Replicates per second of a ridge sweep (the ridge simulator when the family is installed, else a
-   ridge-like stand-in: one SVD of a Gaussian n x p design serving a lam grid) with ``jobs=1`` and
-   ``jobs=2``, against the plain serial loop a user would otherwise write (no store, no processes).
-2. The store's overhead per replicate: the time of ``Store.put`` (one committed transaction per finished
-   replicate), and the whole runner's overhead (seeding, store, reduction) around a trivial replicate.
-3. Resuming a sweep whose 10^4 replicates are all stored: wall time and the number of recomputed replicates.
+A ridge sweep of small replicates (the ridge simulator at n = 40, p = 80, 5 lam values sharing each draw,
+2000 replicates by default), where the runner's own cost matters most. Modes, run in interleaved rounds
+(medians reported), each from an empty temporary store and with one BLAS thread:
+
+* ``plain``   the serial loop a user would write: ``run_task`` for every replicate, nothing stored;
+* ``jobs=1``  ``runner.run`` serially, every replicate committed to the store;
+* ``jobs=2``  ``runner.run`` on two worker processes;
+* ``dask``    (``--dask``) ``runner.run`` on a LocalCluster of two one-thread worker processes.
+
+Reported per mode: replicates per second (wall), CPU time per replicate (this process, its reaped
+children and, for Dask, the workers' process time), the runner's overhead over ``plain`` in CPU
+microseconds per replicate, the CPU efficiency CPU(plain)/CPU(mode) and the wall speed-up over ``jobs=1``.
+On a shared machine the wall numbers depend on the load; the CPU numbers much less. Results are checked
+to be bit-identical across the modes.
+
+Measured (2 CPUs shared with ~10 other busy processes, so wall rates are low and jobs=2 cannot beat
+jobs=1 on wall time; 2000 replicates, medians of 5 rounds), before -> after batching tasks (about 50 ms of
+work each, 0.5 s on Dask), shipping the grid to each worker once, claiming and committing per batch:
+runner overhead jobs=1 310 -> 60 CPU us/replicate, jobs=2 1035 -> 215; CPU efficiency jobs=1 0.55 -> 0.86,
+jobs=2 0.27 -> 0.62; jobs=2 wall rate 152 -> 444 replicates/s; Dask LocalCluster 21 -> 130 replicates/s.
 """
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import os
+import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+import scipy
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from overparam import Ridge
 from overparam.verify import runner
-from overparam.verify.registry import ModelEntry
-from overparam.verify.store import Store, point_params
+from overparam.verify.registry import model_entry
 
-CALLS = [0]
-
-
-def ridge_like(model, sizes, rng):
-    """Ridge on an isotropic Gaussian design for every lam of the grid from one SVD."""
-    n, p = sizes["n"], sizes["p"]
-    lam = np.atleast_1d(np.asarray(model.lam, dtype=float))
-    beta = rng.standard_normal(p) / np.sqrt(p)
-    x = rng.standard_normal((n, p))
-    y = x @ beta + np.sqrt(model.sigma2) * rng.standard_normal(n)
-    u, s, vt = np.linalg.svd(x, full_matrices=False)
-    uty = u.T @ y
-    shrink = s / (s ** 2 + n * lam[:, None])  # rows: lam values
-    est = (shrink * uty) @ vt
-    return {"excess_risk": np.sum((est - beta) ** 2, axis=1)}
+N, LAMS = 40, np.logspace(-2, 0, 5)
 
 
-def trivial(model, sizes, rng):
-    CALLS[0] += 1
-    return {"x": rng.standard_normal()}
+def cpu_now() -> float:
+    """CPU seconds of this process and of its reaped children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
-def no_theory(model):
-    return {}
+def measure(fn: Callable[[], object], workers_cpu: Callable[[], float] = lambda: 0.0) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of one call."""
+    w0, c0, d0 = time.perf_counter(), cpu_now(), workers_cpu()
+    out = fn()
+    return time.perf_counter() - w0, cpu_now() - c0 + workers_cpu() - d0, out
 
 
-def ridge_entry() -> tuple[ModelEntry, str]:
-    try:
-        from overparam.verify.ridge import FAMILY
-    except ImportError:
-        return ModelEntry(Ridge, no_theory, ridge_like, shared=("lam",)), "ridge-like stand-in"
-    entry = next(e for e in FAMILY.models if e.name == "ridge")
-    return entry, "overparam.simulate.ridge"
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def best(fn, repeats: int = 3) -> float:
-    """Shortest of a few timings (the machine may be shared)."""
-    return min(timed(fn) for _ in range(repeats))
-
-
-def fresh_run(entry: ModelEntry, model: Ridge, n: int, reps: int, jobs: int) -> None:
-    """A sweep from an empty store (nothing to reuse)."""
+def sweep(entry, model: Ridge, reps: int, **options) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        runner.run(entry, model, n, reps, runner.RunOptions(jobs=jobs, store=Path(tmp) / "s.sqlite"))
+        return runner.run(entry, model, N, reps, runner.RunOptions(store=Path(tmp) / "s.sqlite", **options))
 
 
-def bench_parallel(n: int, reps: int) -> None:
-    entry, what = ridge_entry()
-    model = Ridge(gamma=2.0, lam=np.logspace(-3, 1, 10))
-    grid = runner.groups(entry, model, n)
-    runner.run_task(entry, grid[0], 0, 0)  # warm-up (imports, JIT compilation)
-    loop = lambda: [runner.run_task(entry, g, 0, k) for g in grid for k in range(reps)]  # noqa: E731
-    plain = best(loop)
+def plain(entry, model: Ridge, reps: int) -> None:
+    (group,) = runner.groups(entry, model, N)
     with threadpool_limits(limits=1):
-        plain1 = best(loop)
-    t1 = best(lambda: fresh_run(entry, model, n, reps, 1))
-    t2 = best(lambda: fresh_run(entry, model, n, reps, 2))
-    print(f"ridge sweep ({what}): n = {n}, p = {2 * n}, 10 lam values, {reps} replicates, best of 3")
-    print(f"  plain serial loop      {reps / plain:8.1f} replicates/s   (default BLAS threads)")
-    print(f"  plain loop, 1 thread   {reps / plain1:8.1f} replicates/s")
-    print(f"  run, jobs=1, store     {reps / t1:8.1f} replicates/s   (time ratio plain 1-thread loop/ours "
-          f"{plain1 / t1:.2f})")
-    print(f"  run, jobs=2, store     {reps / t2:8.1f} replicates/s   (speed-up over jobs=1: {t1 / t2:.2f}x)")
+        for k in range(reps):
+            runner.run_task(entry, group, 0, k)
 
 
-def bench_store(count: int) -> None:
-    values = {m: np.random.default_rng(0).standard_normal(1) for m in ("a", "b", "c", "d", "e")}
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.sqlite") as store:
-        ids = store.point_ids("ridge", [point_params(Ridge())], {"n": 100, "p": 200}, 0)
-        put = timed(lambda: [store.put(ids, k, values) for k in range(count)])
-    entry = ModelEntry(Ridge, no_theory, trivial)
-    bare = timed(lambda: [trivial(None, None, np.random.default_rng(k)) for k in range(count)])
-    with tempfile.TemporaryDirectory() as tmp:
-        whole = timed(lambda: runner.run(entry, Ridge(), 10, count, runner.RunOptions(store=Path(tmp) / "s.sqlite")))
-    print(f"store: Store.put {1e6 * put / count:.0f} us per replicate (5 metrics, committed; target < 1000 us)")
-    print(f"  runner overhead around a trivial replicate: {1e6 * (whole - bare) / count:.0f} us per replicate "
-          f"(seeding, store, reduction)")
+def header() -> None:
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+                     for i in threadpool_info() if i["user_api"] == "blas")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; Python "
+          f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; BLAS: {blas}")
 
 
-def bench_resume(count: int) -> None:
-    entry = ModelEntry(Ridge, no_theory, trivial)
-    with tempfile.TemporaryDirectory() as tmp:
-        options = runner.RunOptions(store=Path(tmp) / "s.sqlite")
-        runner.run(entry, Ridge(), 10, count, options)
-        CALLS[0] = 0
-        seconds = timed(lambda: runner.run(entry, Ridge(), 10, count, options))
-    print(f"resume: {count} stored replicates reused in {seconds:.3f} s, {CALLS[0]} recomputed (target < 1 s, 0)")
+def medians(modes: dict[str, Callable[[], tuple[float, float, object]]], rounds: int,
+            results: dict[str, object]) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU seconds of each mode over interleaved rounds (last results kept)."""
+    times: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for name, fn in modes.items():
+            wall, cpu, results[name] = fn()
+            times[name].append((wall, cpu))
+    return ({m: statistics.median(w for w, _ in t) for m, t in times.items()},
+            {m: statistics.median(c for _, c in t) for m, t in times.items()})
+
+
+def table(wall: dict[str, float], cpu: dict[str, float], reps: int, serial: str) -> None:
+    print(f"{'mode':<8} {'reps/s':>9} {'CPU us/rep':>11} {'overhead us/rep':>16} {'CPU efficiency':>15} "
+          f"{'speed-up vs ' + serial:>19}")
+    for m in wall:
+        print(f"{m:<8} {reps / wall[m]:9.0f} {1e6 * cpu[m] / reps:11.0f} "
+              f"{1e6 * (cpu[m] - cpu['plain']) / reps:16.0f} {cpu['plain'] / cpu[m]:15.2f} "
+              f"{wall[serial] / wall[m]:19.2f}")
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
-    bench_parallel(100 if quick else 300, 20 if quick else 100)
-    bench_store(1000 if quick else 10_000)
-    bench_resume(1000 if quick else 10_000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="400 replicates, 3 rounds")
+    parser.add_argument("--dask", action="store_true", help="then a Dask LocalCluster (2 workers)")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    reps, rounds = (400, 3) if args.quick else (2000, 5)
+    rounds = args.rounds or rounds
+    entry, model = model_entry("ridge"), Ridge(gamma=2.0, lam=LAMS)
+    header()
+    plain(entry, model, 2)  # warm-up: imports
+    results: dict[str, object] = {}
+    wall, cpu = medians({"plain": lambda: measure(lambda: plain(entry, model, reps)),
+                         "jobs=1": lambda: measure(lambda: sweep(entry, model, reps)),
+                         "jobs=2": lambda: measure(lambda: sweep(entry, model, reps, jobs=2))}, rounds, results)
+    print(f"ridge sweep: n = {N}, p = {2 * N}, {len(LAMS)} lam values per draw, {reps} replicates, "
+          f"medians of {rounds} interleaved rounds, one BLAS thread")
+    table(wall, cpu, reps, "jobs=1")
+    if args.dask:  # after the local rounds: a Dask client's threads would make later local pools spawn
+        from distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            workers = lambda: sum(client.run(time.process_time).values())  # noqa: E731
+            address = cluster.scheduler_address
+            sweep(entry, model, 4, scheduler=address)  # warm-up: imports on the workers
+            wall, cpu = medians({"plain": lambda: measure(lambda: plain(entry, model, reps)),
+                                 "jobs=1": lambda: measure(lambda: sweep(entry, model, reps)),
+                                 "dask": lambda: measure(lambda: sweep(entry, model, reps, scheduler=address),
+                                                         workers)}, rounds, results)
+        print("Dask LocalCluster (2 one-thread worker processes; CPU includes the workers' process time)")
+        table(wall, cpu, reps, "jobs=1")
+    runs = [json.dumps(v) for k, v in results.items() if k != "plain"]
+    print(f"results bit-identical across jobs=1, jobs=2{' and Dask' if args.dask else ''}: {len(set(runs)) == 1}")
 
 
 if __name__ == "__main__":

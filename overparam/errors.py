@@ -10,7 +10,22 @@ from __future__ import annotations
 
 
 class OverparamError(Exception):
-    """Base class of every overparam-specific error."""
+    """Base class of every overparam-specific error.
+
+    Instances pickle (a solver error raised in a ``--jobs``/Dask worker reaches the parent intact) even
+    when a subclass's ``__init__`` takes other arguments than the message: unpickling restores ``args``
+    and the attributes without calling ``__init__`` again.
+    """
+
+    def __reduce__(self):
+        return _restore, (type(self), self.args), self.__dict__
+
+
+def _restore(cls: type, args: tuple) -> OverparamError:
+    """An instance of ``cls`` with ``args`` set, ``__init__`` not called (pickle then restores ``__dict__``)."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    return exc
 
 
 class ParameterError(OverparamError, ValueError):

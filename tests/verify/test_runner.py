@@ -256,12 +256,12 @@ def test_a_killed_run_loses_nothing_and_the_rerun_matches(tmp_path, jobs, sig):
 
 
 # ---------------------------------------------------------------------------- progress, memory
-def test_progress_only_when_asked(tmp_path, capsys):
-    pytest.importorskip("tqdm")
+def test_progress_bar_only_when_asked_with_counts_rate_and_label(capsys):
     runner.run(TOY, GRID, N, 3, runner.RunOptions())
     assert capsys.readouterr().err == ""
-    runner.run(TOY, GRID, N, 3, runner.RunOptions(progress=True))
-    assert "rep" in capsys.readouterr().err
+    runner.run(TOY, GRID, N, 3, runner.RunOptions(progress=True, label="scenario 2 of 5, n=12"))
+    err = capsys.readouterr().err
+    assert "scenario 2 of 5, n=12 6/6 [" in err and "rep/s ETA" in err and err.endswith("\r\x1b[K")
 
 
 def test_bad_jobs_and_reps():
@@ -303,7 +303,8 @@ def test_1e5_stored_replicates_are_reduced_in_bounded_memory(tmp_path):
     (group,) = runner.groups(entry, model, 2)
     x = np.random.default_rng(0).standard_normal(reps)
     with Store(path) as st:
-        (pid,) = st.point_ids("ridge", [store_mod.point_params(runner.point_model(entry, group, 0))], group.sizes, 0)
+        (pid,) = st.point_ids("ridge", [store_mod.point_params(runner.point_model(entry, group, 0))], group.sizes, 0,
+                              runner.simulator_key(entry))
         st.put([pid], 0, {"x": x[:1]})
     con = sqlite3.connect(path)
     con.executemany("INSERT INTO replicates VALUES (?, ?, ?)", ((int(pid), k, x[k:k + 1].tobytes())
@@ -350,6 +351,9 @@ def test_extrapolate_recovers_the_intercept(capsys, monkeypatch):
     code, _, err = cli_run(capsys, monkeypatch, SHIFTED, "simulate", "ridge", "--n", "10", "--reps", "5",
                            "--extrapolate", "--no-store")
     assert code == 2 and "two or more sizes" in err
+    code, out, err = cli_run(capsys, monkeypatch, SHIFTED, "simulate", "ridge", "--n", "10,20,40", "--reps", "1",
+                             "--extrapolate", "--no-store")
+    assert code == 2 and "reps = 1" in err and err.count("\n") == 1 and out == ""
 
 
 def test_cli_jobs_and_unreachable_scheduler(capsys, monkeypatch, tmp_path):
@@ -359,6 +363,245 @@ def test_cli_jobs_and_unreachable_scheduler(capsys, monkeypatch, tmp_path):
     assert one[0] == two[0] == 0 and one[1] == two[1]
     code, _, err = cli_run(capsys, monkeypatch, TOY, *args, "--no-store", "--scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and "scheduler" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------- results keyed by content
+SIM_SOURCE = textwrap.dedent("""
+    import numpy as np
+
+    def replicate(model, sizes, rng):
+        return {{"x": rng.standard_normal() + {shift}}}
+""")
+
+
+def load_simulator(path: Path, shift: float):
+    """A replicate function from a module file written now (a fresh module object each time)."""
+    import importlib.util
+
+    path.write_text(SIM_SOURCE.format(shift=shift))
+    spec = importlib.util.spec_from_file_location("toy_simulator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return ModelEntry(Ridge, toy_theory, module.replicate)
+
+
+def test_changed_simulator_code_is_not_served_old_rows(tmp_path):
+    path, store = tmp_path / "toy_simulator.py", tmp_path / "s.sqlite"
+    old = runner.run(load_simulator(path, 0.0), Ridge(), N, 4, runner.RunOptions(store=store))
+    again = load_simulator(path, 0.0)  # same source, new module object: reused
+    assert runner.simulator_key(again) == runner.simulator_key(load_simulator(path, 0.0))
+    assert same(runner.run(again, Ridge(), N, 4, runner.RunOptions(store=store)), old)
+    changed = load_simulator(path, 1.0)
+    assert runner.simulator_key(changed) != runner.simulator_key(again)
+    new = runner.run(changed, Ridge(), N, 4, runner.RunOptions(store=store))
+    assert new[0]["x"] == pytest.approx(old[0]["x"] + 1.0, abs=1e-12)  # same draws, new code
+    with Store(store) as st:
+        assert [p.count for p in st.points()] == [4, 4]  # the old rows stay readable
+
+
+def test_rows_of_an_older_release_stay_readable_but_are_not_reused(tmp_path, capsys):
+    from overparam import __version__
+    from overparam.verify import cli
+
+    path, model = tmp_path / "s.sqlite", Ridge(gamma=0.5)
+    (group,) = runner.groups(TOY, model, N)
+    with Store(path) as st:  # what release 0.1.0 wrote: the bare package version as the key
+        (pid,) = st.point_ids("ridge", [store_mod.point_params(runner.point_model(TOY, group, 0))], group.sizes, 0,
+                              __version__)
+        st.put([pid], 0, {"top": np.array([123.0]), "z": np.array([0.0]), "pos": np.array([np.nan])})
+    CALLS.clear()
+    assert runner.run(TOY, model, N, 1, runner.RunOptions(store=path))[0]["top"] != 123.0 and len(CALLS) == 1
+    assert cli.main(["store", "show", "--store", str(path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [r["version"] for r in shown] == [__version__, runner.simulator_key(TOY)] and shown[0]["top"] == 123.0
+
+
+def test_simulator_key_covers_the_package_modules_it_uses():
+    from overparam.verify.registry import model_entry
+
+    entry = model_entry("ridge")
+    home = sys.modules[runner._function(entry.replicate).__module__]
+    used = set(runner._modules_used(home))
+    assert {"overparam.simulate.ridge", "overparam.models", "overparam.choices", "overparam.errors"} <= used
+    assert not any(m.startswith(("overparam.theory", "overparam.verify")) for m in used)
+
+
+def spectrum_replicate(model, sizes, rng):
+    CALLS.append((sizes["n"], ()))
+    return {"trace": model.spectrum.for_dimension(sizes["p"]).sum() + 0 * rng.standard_normal()}
+
+
+SPECTRUM = ModelEntry(Ridge, toy_theory, spectrum_replicate)
+
+
+def test_changed_file_spectrum_is_recomputed_and_a_moved_one_reused(tmp_path):
+    store, first, moved = tmp_path / "s.sqlite", tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("1 2 3 4")
+    options = runner.RunOptions(store=store)
+    spec = Ridge(gamma=2.0, spectrum=f"file:{first}")
+    assert runner.run(SPECTRUM, spec, N, 3, options)[0]["trace"] == 10
+    first.write_text("1 2 3 5")
+    CALLS.clear()
+    assert runner.run(SPECTRUM, Ridge(gamma=2.0, spectrum=f"file:{first}"), N, 3, options)[0]["trace"] == 11
+    assert len(CALLS) == 3
+    moved.write_text("1 2 3 5")
+    CALLS.clear()
+    assert runner.run(SPECTRUM, Ridge(gamma=2.0, spectrum=f"file:{moved}"), N, 3, options)[0]["trace"] == 11
+    assert CALLS == []
+
+
+def test_one_blas_thread_only_inside_run(tmp_path):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+
+    def replicate(model, sizes, rng):
+        seen.append({i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"})
+        if len(seen) == 3:
+            raise RuntimeError("boom")
+        return {"x": rng.standard_normal()}
+
+    entry = ModelEntry(Ridge, toy_theory, replicate)
+    before = threadpoolctl.threadpool_info()
+    with threadpoolctl.threadpool_limits(limits=2):  # a caller's own setting is restored too
+        inside = threadpoolctl.threadpool_info()
+        with pytest.raises(RuntimeError, match="boom"):
+            runner.run(entry, Ridge(), N, 5)
+        assert threadpoolctl.threadpool_info() == inside
+    assert threadpoolctl.threadpool_info() == before
+    assert seen and all(s == {1} for s in seen if s)
+
+
+# ---------------------------------------------------------------------- processes and sharing
+RUN_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {here!r})
+    import numpy as np
+    from test_runner import CALLS, TOY
+    from overparam.verify import cli, registry
+    registry.model_entry = lambda name: TOY
+    code = cli.main(["simulate", "ridge", "--gamma", "0.5", "--lam", "0,1", "--n", "12", "--reps", {reps!r},
+                     "--jobs", {jobs!r}, "--store", {store!r}, "--format", "csv"])
+    print("computed", len(CALLS), file=sys.stderr)
+    sys.exit(code)
+""")
+
+
+def start(tmp_path, store, reps=60, jobs=2, sleep="0.01"):
+    script = RUN_SCRIPT.format(here=str(Path(__file__).parent), reps=str(reps), jobs=str(jobs), store=str(store))
+    return subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TOY_SLEEP=sleep),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_rows(path, count, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while _stored_rows(path) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _stored_rows(path)
+
+
+def children(pid):
+    """Process ids of the children of pid (Linux /proc)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
+def gone(pid):
+    """Exited (absent, or a zombie nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def wait_gone(pids, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if not gone(p)]
+
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+
+
+@linux_only
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_signal_to_the_parent_alone_stops_its_workers(tmp_path, sig):
+    """SIGTERM: like Ctrl-C (one line, exit 130, everything finished committed); SIGKILL: the workers
+    notice that their parent is gone and exit."""
+    path = tmp_path / "s.sqlite"
+    proc = start(tmp_path, path, reps=100, sleep="0.02")  # >= 0.7 s of work left when the signal comes
+    seen = wait_rows(path, 30, proc)
+    workers = children(proc.pid)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=30)
+    assert len(workers) == 2 and 30 <= seen < 200
+    assert wait_gone(workers) == []
+    if sig == signal.SIGTERM:
+        lines = [x for x in err.splitlines() if not x.startswith("computed")]
+        assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0]
+    assert _stored_rows(path) >= seen
+    grid = Ridge(gamma=0.5, lam=np.array([0.0, 1.0]))
+    with Store(path) as st:
+        done = st.points()[0].count
+    CALLS.clear()
+    resumed = runner.run(TOY, grid, 12, 100, runner.RunOptions(store=path))
+    assert len(CALLS) == 100 - done
+    assert same(resumed, runner.run(TOY, grid, 12, 100))
+
+
+def test_two_runs_on_one_store_share_the_work(tmp_path):
+    """The second run starts while the first has >= 2.5 s of work left (0.1 s a replicate, claimed one
+    by one): they split the replicates, each computed once, and print the same statistics."""
+    path = tmp_path / "s.sqlite"
+    first = start(tmp_path, path, reps=30, jobs=1, sleep="0.1")
+    wait_rows(path, 2, first)
+    procs = [first, start(tmp_path, path, reps=30, jobs=1, sleep="0.1")]
+    outs = [p.communicate(timeout=120) for p in procs]
+    computed = [int(err.split("computed")[1]) for _, err in outs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sum(computed) == 30 and min(computed) > 0
+    assert outs[0][0] == outs[1][0]  # both print every replicate's statistics
+
+
+def test_stale_claims_are_taken_over(tmp_path):
+    """A claim whose owner is a dead process on this host, or whose lease expired, does not block."""
+    path, grid = tmp_path / "s.sqlite", Ridge(gamma=0.5, lam=np.array([0.0, 1.0]))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    with Store(path) as st:
+        (g,) = runner.groups(TOY, grid, N)
+        ids = st.point_ids("ridge", [store_mod.point_params(runner.point_model(TOY, g, j)) for j in range(2)],
+                           g.sizes, 0, runner.simulator_key(TOY))
+        dead_owner = f"{store_mod.HOST}:{dead}:x"
+        assert (st.claim([(int(ids[0]), 0), (int(ids[1]), 0)], dead_owner, 1e6) == store_mod.MINE).all()
+        assert (st.claim([(int(ids[0]), 1)], "elsewhere:1:x", -1.0) == store_mod.MINE).all()
+        assert (st.claim([(int(ids[0]), 2)], "elsewhere:1:x", 1e6) == store_mod.MINE).all()
+        assert st.claim([(int(ids[0]), 2), (int(ids[0]), 0)], "host2:2:y", 10).tolist() == [store_mod.TAKEN,
+                                                                                              store_mod.MINE]
+        st.release("elsewhere:1:x")
+        st.release("host2:2:y")
+        assert (st.claim([(int(ids[0]), 3)], "host3:3:z", 0.5) == store_mod.MINE).all()  # live for 0.5 s
+    CALLS.clear()
+    t0 = time.monotonic()
+    got = runner.run(TOY, grid, N, 4, runner.RunOptions(store=path))
+    assert time.monotonic() - t0 > 0.4  # waited for the live claim to expire, then took it over
+    assert CALLS == [(N, (0.0, 1.0))] * 4  # a replicate of the lam grid is claimed (and computed) as one
+    assert same(got, runner.run(TOY, grid, N, 4))
+
+
+def test_cli_check_uses_a_throw_away_store_unless_told(tmp_path):
+    from overparam.verify import cli
+
+    def options(*argv):
+        args, _ = cli.build_parser().parse_known_args(["check", "--jobs", "1", *argv])
+        return cli._run_options(args)
+
+    assert options().store is None
+    assert options("--store", str(tmp_path / "s.sqlite")).store == str(tmp_path / "s.sqlite")
+    args, _ = cli.build_parser().parse_known_args(["simulate", "ridge", "--n", "10", "--reps", "2"])
+    assert cli._run_options(args).store == store_mod.default_path()
 
 
 # ------------------------------------------------------- Dask last (its threads make later pools spawn)

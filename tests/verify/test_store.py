@@ -1,7 +1,12 @@
-"""The SQLite results store: round trip, keys, inspection, export, clear, refusal of foreign files."""
+"""The SQLite results store: round trip, content keys, inspection, export, clear, refusal of foreign files,
+corrupted pages, read-only stores and unwritable directories (one line each)."""
 import csv
 import json
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +18,13 @@ from overparam.verify import store as store_mod
 from overparam.verify.store import Store
 
 SIZES = {"n": 10, "p": 20}
+CODE = __version__ + "+test"
 
 
 def fill(store: Store, reps: int = 3, seed: int = 0) -> np.ndarray:
     """Two lam points, metrics a (k + lam) and b (NaN, inf, -0.0 patterns)."""
     params = [store_mod.point_params(Ridge(lam=lam)) for lam in (0.0, 0.5)]
-    ids = store.point_ids("ridge", params, SIZES, seed)
+    ids = store.point_ids("ridge", params, SIZES, seed, CODE)
     for k in range(reps):
         store.put(ids, k, {"a": np.array([k + 0.0, k + 0.5]), "b": np.array([np.nan, [np.inf, -0.0, 1e-300][k % 3]])})
     return ids
@@ -29,7 +35,7 @@ def test_round_trip_is_exact_and_survives_reopening(tmp_path):
     with Store(path) as st:
         ids = fill(st)
     with Store(path) as st:
-        again = st.point_ids("ridge", [store_mod.point_params(Ridge(lam=lam)) for lam in (0.0, 0.5)], SIZES, 0)
+        again = st.point_ids("ridge", [store_mod.point_params(Ridge(lam=lam)) for lam in (0.0, 0.5)], SIZES, 0, CODE)
         assert list(again) == list(ids)
         assert st.metrics(int(ids[1])) == ("a", "b")
         (chunk,) = list(st.chunks(int(ids[1])))
@@ -46,15 +52,15 @@ def test_round_trip_is_exact_and_survives_reopening(tmp_path):
 
 def test_keys_separate_seed_sizes_version_and_parameters(tmp_path):
     with Store(tmp_path / "s.sqlite") as st:
-        base = st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 0)[0]
-        others = [st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 1)[0],
-                  st.point_ids("ridge", [store_mod.point_params(Ridge())], {"n": 10, "p": 21}, 0)[0],
-                  st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 0, version="0.0.1")[0],
-                  st.point_ids("ridge", [store_mod.point_params(Ridge(sigma2=0.25))], SIZES, 0)[0],
-                  st.point_ids("ridge", [store_mod.point_params(Ridge(spectrum="two-point:1,2"))], SIZES, 0)[0],
-                  st.point_ids("lasso", [store_mod.point_params(Ridge())], SIZES, 0)[0]]
+        base = st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 0, CODE)[0]
+        others = [st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 1, CODE)[0],
+                  st.point_ids("ridge", [store_mod.point_params(Ridge())], {"n": 10, "p": 21}, 0, CODE)[0],
+                  st.point_ids("ridge", [store_mod.point_params(Ridge())], SIZES, 0, "0.0.1")[0],
+                  st.point_ids("ridge", [store_mod.point_params(Ridge(sigma2=0.25))], SIZES, 0, CODE)[0],
+                  st.point_ids("ridge", [store_mod.point_params(Ridge(spectrum="two-point:1,2"))], SIZES, 0, CODE)[0],
+                  st.point_ids("lasso", [store_mod.point_params(Ridge())], SIZES, 0, CODE)[0]]
         assert len({base, *others}) == 7
-        assert st.point_ids("ridge", [store_mod.point_params(Ridge(gamma=np.float64(2.0)))], SIZES, 0)[0] == base
+        assert st.point_ids("ridge", [store_mod.point_params(Ridge(gamma=np.float64(2.0)))], SIZES, 0, CODE)[0] == base
 
 
 def test_point_params_is_canonical_json():
@@ -70,7 +76,7 @@ def test_points_export_and_clear(tmp_path):
         fill(st, reps=2, seed=9)
         pts = st.points()
         assert [p.count for p in pts] == [3, 3, 2, 2]
-        assert pts[1].params["lam"] == 0.5 and pts[1].sizes == SIZES and pts[1].version == __version__
+        assert pts[1].params["lam"] == 0.5 and pts[1].sizes == SIZES and pts[1].version == CODE
         assert pts[2].columns()["seed"] == 9 and pts[0].metrics == ("a", "b")
         assert st.export(tmp_path / "out" / "all.csv") == 10
         rows = list(csv.DictReader((tmp_path / "out" / "all.csv").open()))
@@ -188,3 +194,99 @@ def test_store_command_errors_are_one_line(tmp_path, capsys):
     assert code == 0 and "no results store" in out and not (tmp_path / "none.sqlite").exists()
     code, _, err = cli(capsys, "store", "export", "--store", tmp_path / "none.sqlite", "--out", tmp_path / "x.csv")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_store_export_takes_models_before_or_after_the_options(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    with Store(path) as st:
+        fill(st)
+    for argv in (["--out", tmp_path / "a.csv", "ridge"], ["ridge", "--out", tmp_path / "b.csv"],
+                 ["--out", tmp_path / "c.csv", "ridge", "--store", path, "lasso"]):
+        code, out, _ = cli(capsys, "store", "export", "--store", path, *argv)
+        assert code == 0 and "6 replicates" in out
+    assert cli(capsys, "store", "export", "--store", path, "--out", tmp_path / "d.csv", "lasso")[1].startswith("0 ")
+
+
+def test_file_spectrum_is_keyed_by_its_eigenvalues_not_its_path(tmp_path):
+    (tmp_path / "a.txt").write_text("1 2 3")
+    (tmp_path / "b.txt").write_text("1.0\n2.0\n3.0\n")
+    np.save(tmp_path / "c.npy", np.array([1.0, 2.0, 4.0]))
+    a, b, c = (store_mod.point_params(Ridge(spectrum=f"file:{tmp_path / f}")) for f in ("a.txt", "b.txt", "c.npy"))
+    assert a == b != c and json.loads(a)["spectrum"].startswith("file:sha256=") and str(tmp_path) not in a + c
+    assert json.loads(store_mod.point_params(Ridge(spectrum="power-law:1,10")))["spectrum"] == "power-law:1,10"
+
+
+def big_store(path: Path) -> None:
+    with Store(path) as st:
+        ids = st.point_ids("ridge", [store_mod.point_params(Ridge(lam=lam)) for lam in np.linspace(0, 1, 20)],
+                           SIZES, 0, CODE)
+        for k in range(100):
+            st.put(ids, k, {"a": np.full(20, float(k)), "b": np.arange(20.0)})
+
+
+def test_corrupted_pages_give_one_line_and_exit_3(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    big_store(path)
+    with path.open("r+b") as fh:  # keep the header page, overwrite the table pages
+        fh.seek(4096)
+        fh.write(b"\xde\xad\xbe\xef" * 4096)
+    for argv in (["store", "list"], ["store", "show"], ["store", "export", "--out", tmp_path / "x.csv"],
+                 ["simulate", "ridge", "--n", "10", "--reps", "2"]):
+        code, _, err = cli(capsys, *argv, "--store", path)
+        assert code == 3 and err.count("\n") == 1 and "corrupted" in err and "Traceback" not in err, argv
+
+
+UNPRIVILEGED = textwrap.dedent("""
+    import contextlib, io, json, os, sys
+    from overparam.verify import cli, registry, runner
+    import overparam.simulate.ridge, threadpoolctl, csv
+    runner.simulator_key(registry.model_entry("ridge"))  # reads sources before privileges are dropped
+    threadpoolctl.threadpool_info()
+    if os.geteuid() == 0:
+        os.setgid(65534)
+        os.setuid(65534)
+    results = []
+    for argv in json.loads(sys.argv[1]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(argv)
+        results.append((code, out.getvalue(), err.getvalue()))
+    print(json.dumps(results))
+""")
+
+
+def unprivileged(*commands):
+    """(exit code, stdout, stderr) of CLI commands run in one process that cannot write where its user may
+    not (uid nobody when the tests run as root)."""
+    argv = json.dumps([[str(a) for a in c] for c in commands])
+    proc = subprocess.run([sys.executable, "-c", UNPRIVILEGED, argv], capture_output=True, text=True, timeout=300)
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def locked_dir():
+    """A directory that its files' readers cannot write: mode 0555, files 0444."""
+    where = Path(tempfile.mkdtemp(prefix="overparam-ro-"))
+    yield where
+    where.chmod(0o755)
+    for f in where.iterdir():
+        f.unlink()
+    where.rmdir()
+
+
+def test_read_only_store_serves_cached_results_and_refuses_new_ones(locked_dir, capsys):
+    args = ["simulate", "ridge", "--gamma", "2", "--lam", "0.1,1", "--n", "20", "--format", "csv"]
+    path = locked_dir / "s.sqlite"
+    code, cached, _ = cli(capsys, *args, "--reps", "6", "--store", path)
+    assert code == 0
+    path.chmod(0o444)
+    locked_dir.chmod(0o555)
+    served, more, listed, cleared, created = unprivileged(
+        [*args, "--reps", "6", "--store", path], [*args, "--reps", "7", "--store", path],
+        ["store", "list", "--store", path], ["store", "clear", "--store", path],
+        [*args, "--reps", "1", "--store", locked_dir / "new.sqlite"])
+    assert served == [0, cached, ""]
+    assert more[0] == 2 and more[1] == "" and "read-only" in more[2] and more[2].count("\n") == 1
+    assert listed[0] == 0 and "replicates" in listed[1]
+    assert cleared[0] == 2 and "read-only" in cleared[2] and cleared[2].count("\n") == 1
+    assert created[0] == 2 and "not writable" in created[2] and "not an overparam" not in created[2]
