@@ -1,145 +1,181 @@
 """Registration of the lasso family: models ``lasso`` and ``l1-transition``, check scenarios, figures.
 
-Finite-size allowances (formulas/lasso.md section 5, our simulations at p = 500..1000): the LASSO mse and
-the residual estimate of tau_star carry a positive O(1/p) bias of a few percent (+5..8 % at p = 1000,
-delta = 0.4), frac_nonzero and the threshold estimate lam sqrt(n)/||r|| are within 1.5 % at p = 1000.
-Allowance = relative bias * |expected| * (1000 / p):
+Finite-size handling in ``check`` (docs/ARCHITECTURE.md "The verdict"): no exact finite-size mean is known,
+so every checked point is simulated at three geometric sizes and each metric extrapolated in 1/n (the LASSO
+mse and the residual estimate of tau_star carry an O(1/p) bias of a few percent at p = 1000,
+formulas/lasso.md section 5); the intercept is compared with the limit.
 
-    mse, tau_star: 8 %;   frac_nonzero, threshold: 1.5 %   (lam > 0)
-
-At lam = 0 (minimum-l1 interpolation, n < p) frac_nonzero = n/p exactly (allowance 0), tau_star is the
-state-evolution identity of the simulated mse (mse allowance), and the dual threshold estimate
-sqrt(n)/||v|| is a diagnostic held to 5 % (it was 3 % low for ``gauss`` at n = 200..300); with sigma2 = 0
-it is not checkable (None): under exact recovery the BP dual is degenerate (we measured 0.89 vs the
-sigma2 -> 0+ limit alpha_bp = 0.674 at delta 0.6, eps 0.2, n = 300), and the theory's threshold there is a
-definition by continuity, not a finite-size observable.
-``l1-transition`` has no simulator: its finite-N observable is the basis-pursuit success fraction shown
-by the ``l1-transition`` figure (and tested in tests/verify/test_lasso.py).
+* lam = 0 (minimum-l1 interpolation, n < p): the simulator has no finite-n estimate of tau_star (the
+  residual estimate is 0/0; the state-evolution identity would only repeat mse), so those scenarios declare
+  tau_star skipped. With sigma2 = 0 the BP dual is degenerate under exact recovery and the theory's
+  threshold is a sigma2 -> 0+ definition: skipped there.
+* ``gap`` is the solver's certified duality gap, a diagnostic without theory: skipped.
+* ``l1-transition`` has no simulator: its finite-N observable is the basis-pursuit success fraction shown
+  by the ``l1-transition`` figure (and tested in tests/verify/test_lasso.py).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from overparam.models import L1Transition, Lasso
-from overparam.simulate import lasso as sim
-from overparam.theory import lasso as th
+from overparam.models import L1Transition, Lasso, Model
+from overparam.params import number
+from .registry import lazy_functions
 
-from .figures import errorbars, new_figure, save, series_rows
+sim = lazy_functions("overparam.simulate.lasso")  # imported on first call: `list`/`curve` stay light
+th = lazy_functions("overparam.theory.lasso")
+
+from . import figures
 from .registry import Family, Figure, ModelEntry, Scenario
 from .runner import RunOptions, run
 
-_REL = {"mse": 0.08, "tau_star": 0.08, "frac_nonzero": 0.015, "threshold": 0.015}
-
-
-def allowance(metric: str, model: Lasso, sizes: dict, expected: float) -> float | None:
-    """Documented finite-size allowance (module docstring), absolute units."""
-    scale = 1000.0 / sizes["p"]
-    if float(model.lam) == 0 and float(model.sigma2) == 0 and metric == "threshold":
-        return None  # exact recovery: the BP dual is degenerate; alpha_bp is a sigma2 -> 0+ limit only
-    if float(model.lam) == 0 and sizes["n"] < sizes["p"]:
-        rel = {"mse": _REL["mse"] * scale, "tau_star": _REL["mse"] * scale, "frac_nonzero": 0.0,
-               "threshold": 0.05}[metric]
-    else:
-        rel = _REL[metric] * scale
-    return rel * abs(expected)
-
-
-LASSO = ModelEntry(Lasso, th.theory, sim.replicate, shared=("lam",), allowance=allowance)
+LASSO = ModelEntry(Lasso, th.theory, sim.replicate, shared=("lam",), rate="1/n", primary=("mse", "tau_star"))
 L1 = ModelEntry(L1Transition, th.transition, None)
 
+_GAP = ("gap", "solver diagnostic (certified duality gap), no theory")
+_NO_TAU = ("tau_star", "lam = 0: no finite-n estimate of tau_star independent of mse")
+_DEGENERATE = ("threshold", "sigma2 = 0, lam = 0: degenerate BP dual; the limit is a sigma2 -> 0+ definition")
 
-def _point(prior: str, delta: float, lams, **kw) -> Lasso:
-    return Lasso(delta=delta, eps=kw.get("eps", 0.2), sigma2=kw.get("sigma2", 0.04), prior=prior,
-                 lam=np.asarray(lams, dtype=float))
+
+def _scenario(sizes: tuple[int, ...], reps: int, prior: str, delta: float, lams, full: bool = False,
+              **kw) -> Scenario:
+    lam = np.asarray(lams, dtype=float)
+    skip = (_GAP, _NO_TAU) if np.all(lam == 0) else (_GAP,)
+    if np.all(lam == 0) and kw.get("sigma2", 0.04) == 0:
+        skip += (_DEGENERATE,)
+    model = Lasso(delta=delta, eps=kw.get("eps", 0.2), sigma2=kw.get("sigma2", 0.04), prior=prior, lam=lam)
+    return Scenario(model, sizes, reps, full, skip)
 
 
 SCENARIOS = (
-    Scenario(_point("gauss", 0.4, [0.05, 0.3]), n=400, reps=10),
-    Scenario(_point("rademacher", 1.5, [0.05, 0.3]), n=1200, reps=8),
-    Scenario(_point("rademacher", 0.4, [0.0, 0.3]), n=200, reps=10),
-    Scenario(_point("gauss", 0.4, [0.0, 0.05, 0.3]), n=400, reps=16, full=True),
-    Scenario(_point("gauss", 1.5, [0.05, 0.3]), n=1500, reps=16, full=True),
-    Scenario(_point("rademacher", 0.4, [0.05, 0.3]), n=400, reps=16, full=True),
-    Scenario(_point("gauss", 0.6, [0.0, 0.1]), n=300, reps=12, full=True),
-    Scenario(_point("rademacher", 0.6, [0.0, 0.01], sigma2=0.0), n=300, reps=8, full=True),
+    # quick set: dense and sparse Rademacher signals on both sides of delta = 1, min-l1 interpolation
+    _scenario((60, 120, 240), 150, "rademacher", 1.5, [0.5, 1.0], eps=1.0),
+    _scenario((60, 120, 240), 150, "rademacher", 0.8, [0.3, 1.0], eps=0.5),
+    _scenario((40, 80, 160), 150, "gauss", 0.6, [0.0], eps=1.0),
+    # --full
+    _scenario((100, 200, 400), 100, "gauss", 0.4, [0.05, 0.3], True),
+    _scenario((150, 300, 600), 100, "gauss", 1.5, [0.05, 0.3], True),
+    _scenario((100, 200, 400), 100, "rademacher", 0.4, [0.05, 0.3], True),
+    _scenario((75, 150, 300), 30, "gauss", 0.6, [0.0], True),
+    _scenario((75, 150, 300), 20, "rademacher", 0.6, [0.0], True, sigma2=0.0),
 )
 
 
 # --------------------------------------------------------------------------------------- figures
-def draw_lasso_risk(out_dir, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
-    """mse vs delta for lam in {0, 0.05, 0.5} and the optimal-lam curve (gauss, eps 0.1, sigma2 0.01),
-    with LASSO / minimum-l1 simulation error bars."""
+@figures.styled
+def draw_lasso_risk(out_dir, options: RunOptions = RunOptions(), fast: bool = False,
+                    width: str | None = None) -> Path:
+    """LASSO / minimum-l1 double descent (Bayati-Montanari state evolution): mse vs p/n for lam in
+    {0, 0.05, 0.5} and the optimal lam (gauss prior, eps 0.1, sigma2 0.01), with simulations."""
     eps, sigma2, lams = 0.1, 0.01, (0.0, 0.05, 0.5)
-    delta = np.linspace(0.1, 3.0, 300)
-    fig, (ax,) = new_figure(width=5.2, height=3.4)
-    rows = []
-    for lam in lams:
-        mse = th.theory(Lasso(delta=delta, eps=eps, sigma2=sigma2, lam=np.full(delta.shape, lam)))["mse"]
-        label = "min-l1 / least squares (lam = 0)" if lam == 0 else f"lam = {lam:g}"
-        ax.plot(delta, mse, label=label)
-        rows += series_rows(f"theory lam={lam:g}", delta=delta, mse=mse)
-    d_opt = np.linspace(0.1, 3.0, 60)
+    ratio = figures.refine(np.geomspace(1 / 3, 10, 80 if fast else 400), (1.0,))  # p/n = 1/delta
+    fig, (ax,) = figures.new_figure(width)
+    data = figures.Table()
+    for i, lam in enumerate(lams):
+        mse = th.theory(Lasso(delta=1 / ratio, eps=eps, sigma2=sigma2, lam=np.full(ratio.shape, lam)))["mse"]
+        label = r"$\lambda = 0$ (least squares | min-$\ell_1$)" if lam == 0 else rf"$\lambda = {lam:g}$"
+        figures.line(ax, ratio, mse, gaps_at=(1.0,) if lam == 0 else (), **figures.look(i), label=label)
+        data.theory("a", "mse", mse, delta=1 / ratio, p_over_n=ratio, eps=eps, sigma2=sigma2, lam=lam)
+    coarse = np.geomspace(1 / 3, 10, 20 if fast else 60)
     lam_grid = np.geomspace(1e-3, 3.0, 25)
-    D, L = np.meshgrid(d_opt, lam_grid)
-    mse_grid = th.theory(Lasso(delta=D.ravel(), eps=eps, sigma2=sigma2, lam=L.ravel()))["mse"].reshape(D.shape)
-    best = mse_grid.min(axis=0)
-    ax.plot(d_opt, best, "k--", label="optimal lam")
-    rows += series_rows("theory optimal lam", delta=d_opt, mse=best, lam=lam_grid[mse_grid.argmin(axis=0)])
-    n, reps, sim_deltas = (40, 2, (0.5, 2.0)) if fast else (300, 8, (0.3, 0.6, 0.9, 1.5, 2.5))
-    for d in sim_deltas:  # lam = 0 simulated by min-l1 (delta < 1); least squares is the theory line
-        model = Lasso(delta=d, eps=eps, sigma2=sigma2, lam=np.array([lam for lam in lams if lam > 0 or d < 1]))
+    R, L = np.meshgrid(coarse, lam_grid)
+    mse_grid = th.theory(Lasso(delta=1 / R.ravel(), eps=eps, sigma2=sigma2, lam=L.ravel()))["mse"].reshape(R.shape)
+    best = np.nanmin(mse_grid, axis=0)
+    figures.line(ax, coarse, best, color="k", ls="--", label=r"optimal $\lambda$")
+    data.theory("a", "mse", best, delta=1 / coarse, p_over_n=coarse, eps=eps, sigma2=sigma2,
+                lam=lam_grid[np.nanargmin(mse_grid, axis=0)])
+    n, reps, sim_ratios = (40, 2, (0.5, 2.0)) if fast else (300, 8, (0.4, 0.67, 1.5, 2.5, 3.5))
+    for r in sim_ratios:  # lam = 0 is simulated (min-l1) only for p > n; least squares is the theory line
+        model = Lasso(delta=1 / r, eps=eps, sigma2=sigma2, lam=np.array([lam for lam in lams if lam > 0 or r > 1]))
         for rec in run(LASSO, model, n, reps, options):
-            errorbars(ax, [d], [rec["mse"]], [rec["mse_se"]], color=f"C{lams.index(rec['lam'])}")
-            rows.append({"series": f"simulation lam={rec['lam']:g}", "delta": d, "mse": rec["mse"],
-                         "mse_se": rec["mse_se"], "n": rec["n"], "p": rec["p"], "reps": reps})
-    ax.set_yscale("log")
-    ax.set_xlabel(r"$\delta = n/p$")
-    ax.set_ylabel(r"mse $= \|\hat\beta - \beta\|^2/p$")
-    ax.set_title(rf"LASSO, gauss prior, $\epsilon$ = {eps}, $\sigma^2$ = {sigma2}")
-    ax.plot([], [], "ko", ms=3, label=f"simulation (n = {n}, {reps} reps, $\\pm$1 s.e.)")
-    ax.set_ylim(top=30)
-    ax.legend(loc="upper right", fontsize=6.5)
-    return save(fig, out_dir, "lasso-risk", rows)
+            i = lams.index(rec["lam"])
+            x = rec["p"] / rec["n"]
+            figures.errorbars(ax, [x], [rec], "mse", **figures.look(i))
+            data.simulation("a", "mse", [rec], n, delta=1 / x, p_over_n=x, eps=eps, sigma2=sigma2, lam=rec["lam"])
+    figures.simulation_key(ax)
+    ax.set(xscale="log", yscale="log", ylim=(None, 30), xlabel=r"$p/n = 1/\delta$",
+           ylabel=r"mse $\|\hat\beta - \beta\|^2/p$")
+    figures.legend_below(fig, ax, ncols=2)
+    caption = (f"LASSO (1/2)||y - Xb||^2 + lam ||b||_1 with X_ij ~ N(0, 1/n), Bernoulli-Gaussian signal (eps = {eps}), "
+               f"noise sigma2 = {sigma2}: mse vs p/n from AMP state evolution for several lam and the optimal lam "
+               "(dashed); lam = 0 is least squares for p < n and the minimum-l1 interpolator for p > n, infinite "
+               "at p = n (gap). Simulations: exact LASSO / minimum-l1 solutions at p = round(n/delta).")
+    return figures.save(fig, out_dir, "lasso-risk", data, caption)
 
 
-def draw_l1_transition(out_dir, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
-    """Donoho-Tanner curve rho(delta) with the empirical basis-pursuit success fraction at finite N."""
-    delta = np.linspace(0.01, 0.99, 200)
+@dataclass(frozen=True, eq=False)
+class BPSuccess(Model):
+    """Figure-only simulation model: does basis pursuit recover a k-sparse +-1 signal from n Gaussian
+    measurements in dimension p (n = round(delta p), k = max(1, round(rho n)); size = p)?"""
+
+    NAME = "bp-success"
+    FAMILY = "lasso"
+    METRICS = ("success",)
+    SIZE_DOC = "--n: dimension p; n = round(delta p) measurements, k = round(rho n) nonzeros"
+
+    delta: Any = number(0.5, "n/p", lo=0, hi=1, lo_open=True)
+    rho: Any = number(0.3, "k/n", lo=0, hi=1, lo_open=True)
+
+    def sizes(self, p: int) -> dict[str, int]:
+        n = max(1, int(round(float(self.delta) * p)))
+        return {"p": int(p), "n": n, "k": max(1, int(round(float(self.rho) * n)))}
+
+
+def bp_replicate(model: BPSuccess, sizes: dict, rng: np.random.Generator) -> dict:
+    """One basis-pursuit trial: success 1/0 (:func:`overparam.simulate.lasso.bp_success`)."""
+    return {"success": float(sim.bp_success(sizes["n"], sizes["p"], sizes["k"], 1, rng)[0])}
+
+
+def bp_limit(model: BPSuccess) -> dict:
+    """p -> infinity success probability: 1 below the Donoho-Tanner weak threshold, 0 above."""
+    rho_w = th.transition(L1Transition(delta=np.minimum(model.delta, 1 - 1e-12)))["rho"]
+    return {"success": np.where(np.asarray(model.rho) < rho_w, 1.0, 0.0)}
+
+
+BP = ModelEntry(BPSuccess, bp_limit, bp_replicate)
+
+
+@figures.styled
+def draw_l1_transition(out_dir, options: RunOptions = RunOptions(), fast: bool = False,
+                       width: str | None = None) -> Path:
+    """Donoho-Tanner: the weak threshold rho(delta) of basis pursuit over the simulated success
+    probability as a heat map in the (delta = n/p, rho = k/n) plane."""
+    step = 0.2 if fast else 0.05
+    grid = np.arange(step, 1.0 - step / 2, step)
+    p, trials = (20, 2) if fast else (100, 16)
+    fig, (ax,) = figures.new_figure(width, aspect=0.8)
+    data = figures.Table()
+    D, R = (g.ravel() for g in np.meshgrid(grid, grid))
+    recs = run(BP, BPSuccess(delta=D, rho=R), p, trials, options)
+    figures.heatmap(ax, grid, grid, np.array([r["success"] for r in recs]).reshape(grid.size, grid.size),
+                    label="basis-pursuit success probability")
+    data.simulation("a", "success", recs, p, delta=[r["n"] / r["p"] for r in recs],
+                    rho=[r["k"] / r["n"] for r in recs])
+    delta = np.linspace(0.005, 0.995, 200)
     rho = th.transition(L1Transition(delta=delta))["rho"]
-    fig, (ax,) = new_figure(width=4.2, height=3.2)
-    ax.plot(delta, rho, "k", label="Donoho-Tanner weak threshold")
-    rows = series_rows("theory", delta=delta, rho=rho)
-    p, trials = (40, 2) if fast else (200, 20)
-    rng = np.random.default_rng(options.seed)
-    pts = []
-    for d in (0.2, 0.4, 0.6, 0.8):
-        n = int(round(d * p))
-        rho_dt = float(th.transition(L1Transition(delta=n / p))["rho"])
-        for f in (0.7, 0.85, 1.0, 1.15, 1.3):
-            k = max(1, int(round(f * rho_dt * n)))
-            frac = float(np.mean(sim.bp_success(n, p, k, trials, rng)))
-            pts.append((n / p, k / n, frac))
-            rows.append({"series": "basis-pursuit success", "delta": n / p, "rho": k / n, "success": frac,
-                         "n": n, "p": p, "trials": trials})
-    x, y, s = np.array(pts).T
-    sc = ax.scatter(x, y, c=s, cmap="RdYlGn", vmin=0, vmax=1, s=22, edgecolors="k", linewidths=0.3,
-                    label=f"BP success fraction (p = {p}, {trials} trials)")
-    fig.colorbar(sc, ax=ax, label="success fraction")
-    ax.set_xlabel(r"$\delta = n/p$")
-    ax.set_ylabel(r"$\rho = k/n$")
-    ax.set_title("l1 phase transition (signed signals, Gaussian design)")
-    ax.legend(loc="lower right")
-    return save(fig, out_dir, "l1-transition", rows)
+    figures.boundary(ax, delta, rho, r"Donoho-Tanner weak threshold $\rho_W(\delta)$")
+    data.theory("a", "rho", rho, delta=delta)
+    ax.set(xlabel=r"$\delta = n/p$", ylabel=r"$\rho = k/n$")
+    figures.legend_below(fig, ax)
+    caption = ("Basis pursuit min ||b||_1 s.t. Xb = y, X with iid Gaussian entries, k-sparse signal with +-1 "
+               "entries on a random support: simulated probability of exact recovery (max |b - beta| < 1e-6) "
+               "at delta = n/p and rho = k/n (heat map), and the Donoho-Tanner weak threshold (line, signed "
+               "signals; Donoho-Tanner 2009).")
+    return figures.save(fig, out_dir, "l1-transition", data, caption)
+
+
+FIGURES = (Figure("lasso-risk", "LASSO / minimum-l1 double descent: mse vs p/n for several lam and the optimal lam, "
+                  "with simulations", draw_lasso_risk),
+           Figure("l1-transition", "Donoho-Tanner diagram: weak threshold over the simulated basis-pursuit "
+                  "success probability (heat map)", draw_l1_transition))
 
 
 FAMILY = Family(
     name="lasso",
     models=(LASSO, L1),
     scenarios=SCENARIOS,
-    figures=(Figure("lasso-risk", "LASSO / min-l1 mse vs delta for several lam and the optimal lam",
-                    draw_lasso_risk),
-             Figure("l1-transition", "Donoho-Tanner curve with the empirical basis-pursuit success fraction",
-                    draw_l1_transition)),
+    figures=FIGURES,
 )

@@ -1,20 +1,14 @@
-"""Registration of the ridge family: model entry, finite-size allowance, check scenarios, figures.
+"""Registration of the ridge family: model entry, check scenarios, figures.
 
-Allowance (formulas/ridge.md section 5). For lam > 0 the Rao-Blackwellised finite-n mean differs from the
-limit by a genuine O(1/n) correction c |limit|/n, with c stable in n. Measured (the note's 11 lam > 0
-points at n = 400, and our quick and full scenario sets, n = 300-2000): |c| <= 2.1 for excess_risk,
-variance and norm2, and up to 8.3 for the metrics that are small at these points (bias at small lam: 6.2
-on two-point:1,9, gamma 0.75, lam 0.05, n = 400, and 8.3 at gamma 0.95, lam 0.01, n = 800; train_error
-near interpolation: 7.3 at gamma 1.05, lam 0.01). The allowance is therefore
+Finite-size handling in ``check`` (docs/ARCHITECTURE.md "The verdict"):
 
-    8 |expected|/n   for excess_risk, variance, norm2    (the note's 3-stderr + 8|theory|/n rule; ~4x max |c|),
-    16 |expected|/n  for bias, train_error               (~2x the largest measured |c|),
-
-on top of Holm's z band. Ridgeless points (lam = 0) are compared with the exact finite-(n, p) values of
-``theory.ridge.finite_n_ridgeless`` where these exist (allowance 0: agreement within one standard error in
-all the note's runs); the only ridgeless points without them (p > n + 1, Sigma != I) take the lam > 0
-allowance (measured |c| <= 2.1 on two-point and power-law spectra at gamma 1.5-3).
-Near gamma = 1 with lam = 0 the scenarios keep |p - n| >= 20 (heavy-tailed variance otherwise).
+* Ridgeless points (lam = 0) with an exact finite-(n, p) mean (inverse-Wishart moments,
+  ``theory.ridge.finite_n_ridgeless``: p < n - 1 for any spectrum, p > n + 1 for Sigma = I) are single-size
+  scenarios compared with that exact value.
+* Every other point (lam > 0, and ridgeless points with p > n + 1 and Sigma != I) is simulated at three
+  geometric sizes and its mean extrapolated in 1/n (the Rao-Blackwellised finite-n mean differs from the
+  limit by c |limit|/n, formulas/ridge.md section 5); the intercept is compared with the limit.
+* Listed spectra (power-law, file) fix p, so they are checked only where an exact reference exists.
 """
 from __future__ import annotations
 
@@ -23,136 +17,140 @@ from pathlib import Path
 import numpy as np
 
 from overparam.models import Ridge
-from overparam.simulate import ridge as sim
-from overparam.theory import ridge as th
+from .registry import lazy_functions
+
+sim = lazy_functions("overparam.simulate.ridge")  # imported on first call: `list`/`curve` stay light
+th = lazy_functions("overparam.theory.ridge")
 
 from . import figures as fig
 from .registry import Family, Figure, ModelEntry, Scenario
 from .runner import RunOptions, run
 
-#: Coefficient c of the allowance c |expected|/n (module docstring).
-ALLOWANCE_C = {"excess_risk": 8.0, "variance": 8.0, "norm2": 8.0, "bias": 16.0, "train_error": 16.0}
+ENTRY = ModelEntry(Ridge, th.theory, sim.replicate, shared=("lam",), reference=th.finite_n_ridgeless,
+                   rate="1/n", primary=("excess_risk",))
 
 
-def allowance(metric: str, model: Ridge, sizes: dict, expected: float) -> float | None:
-    """Finite-size allowance (absolute units) of ``metric`` at a single point (module docstring)."""
-    if not np.isfinite(expected):
-        return None
-    if float(model.lam) == 0 and np.isfinite(th.finite_n_ridgeless(model, sizes)[metric]):
-        return 0.0
-    return ALLOWANCE_C[metric] * abs(expected) / sizes["n"]
-
-
-ENTRY = ModelEntry(Ridge, th.theory, sim.replicate, shared=("lam",), allowance=allowance,
-                   reference=th.finite_n_ridgeless)
-
-
-def _scenario(n: int, reps: int, lam, full: bool = False, **params) -> Scenario:
+def _scenario(n: int | tuple[int, ...], reps: int, lam, full: bool = False, **params) -> Scenario:
     return Scenario(Ridge(lam=np.asarray(lam, dtype=float), **params), n, reps, full)
 
 
+_SIZES = (100, 200, 400)
 SCENARIOS = (
-    # quick set: isotropic on both sides of 1 (ridgeless and ridge), gamma = 1 with ridge, two-point, power-law
-    _scenario(400, 100, [0, 0.05, 0.5], gamma=0.5),
-    _scenario(400, 100, [0, 0.05, 0.5], gamma=2.0),
-    _scenario(400, 100, [0.5], gamma=1.0, r2=2.0, sigma2=1.0),
-    _scenario(400, 100, [0.05, 0.5], gamma=0.75, spectrum="two-point:1,9"),
-    _scenario(300, 100, [0, 0.1], gamma=3.0, spectrum="two-point:1,9"),
-    _scenario(333, 100, [0, 0.05, 0.5], gamma=1.5, spectrum="power-law:1.5,500"),
-    # full set: larger n, near-critical ridgeless points (|p - n| = 20), more spectra
-    _scenario(800, 200, [0, 0.01, 0.1, 1.0], True, gamma=0.95),
-    _scenario(800, 200, [0, 0.01, 0.1, 1.0], True, gamma=1.05),
-    _scenario(800, 200, [0, 0.05, 0.5], True, gamma=4.0, sigma2=1.0),
-    _scenario(800, 200, [0.01, 0.3], True, gamma=1.0, sigma2=0.2),
-    _scenario(800, 200, [0, 0.05, 0.5], True, gamma=0.3, spectrum="two-point:1,9,0.8"),
-    _scenario(600, 200, [0, 0.5], True, gamma=1.5, spectrum="two-point:1,9,0.8"),
-    _scenario(2000, 200, [0, 0.01, 0.1], True, gamma=0.4, spectrum="power-law:1,800"),
-    _scenario(320, 200, [0, 0.01, 0.1], True, gamma=2.5, spectrum="power-law:1,800"),
+    # quick set. Exact finite-n references (ridgeless, p < n - 1 or isotropic p > n + 1):
+    _scenario(400, 20, [0.0], gamma=0.5),
+    _scenario(200, 20, [0.0], gamma=2.0),
+    _scenario(1000, 10, [0.0], gamma=0.5, spectrum="power-law:1.5,500"),
+    # limits by 1/n extrapolation: isotropic on both sides of 1, gamma = 1, two-point spectra
+    _scenario(_SIZES, 20, [0.05, 0.5], gamma=0.5),
+    _scenario((50, 100, 200), 20, [0.05, 0.5], gamma=2.0),
+    _scenario(_SIZES, 20, [0.5], gamma=1.0, r2=2.0, sigma2=1.0),
+    _scenario(_SIZES, 20, [0.0, 0.05, 0.5], gamma=0.75, spectrum="two-point:1,9"),
+    _scenario((50, 100, 200), 20, [0.0, 0.1], gamma=3.0, spectrum="two-point:1,9"),
+    # full set: larger sizes, near-critical ridgeless points (|p - n| = 20 at n = 400), more spectra
+    _scenario(400, 200, [0.0], True, gamma=0.95),
+    _scenario(400, 200, [0.0], True, gamma=1.05),
+    _scenario(400, 100, [0.0], True, gamma=4.0, sigma2=1.0),
+    _scenario((200, 400, 800), 100, [0.01, 0.1, 1.0], True, gamma=0.95),
+    _scenario((200, 400, 800), 100, [0.01, 0.1, 1.0], True, gamma=1.05),
+    _scenario((100, 200, 400), 100, [0.05, 0.5], True, gamma=4.0, sigma2=1.0),
+    _scenario((200, 400, 800), 100, [0.01, 0.3], True, gamma=1.0, sigma2=0.2),
+    _scenario((200, 400, 800), 100, [0.0, 0.05, 0.5], True, gamma=0.3, spectrum="two-point:1,9,0.8"),
+    _scenario((100, 200, 400), 100, [0.0, 0.5], True, gamma=1.5, spectrum="two-point:1,9,0.8"),
+    _scenario(2000, 100, [0.0], True, gamma=0.4, spectrum="power-law:1,800"),
 )
 
 
 # --------------------------------------------------------------------------------------- figures
-def _simulate(model: Ridge, n: int, reps: int, options: RunOptions) -> list[dict]:
-    return run(ENTRY, model, n, reps, options)
+_SNR_SIGMA2 = (0.1, 0.3, 1.0)
 
 
-def draw_double_descent(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
-    """Ridgeless and optimally tuned ridge excess risk vs gamma for three SNRs, with simulations."""
-    name = "ridge-double-descent"
-    gammas = np.geomspace(0.1, 10, 60 if fast else 600)
+@fig.styled
+def draw_double_descent(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False,
+                        width: str | None = None) -> Path:
+    """Hastie-Montanari-Rosset-Tibshirani (2022): isotropic ridgeless and optimally tuned ridge
+    excess risk vs gamma for three SNRs, with simulations."""
+    gammas = fig.refine(np.geomspace(0.1, 10, 60 if fast else 600), (1.0,))
     sim_gammas = np.array([0.5, 2.0]) if fast else np.array([0.2, 0.5, 0.8, 1.25, 2.0, 4.0, 8.0])
     n, reps = (40, 3) if fast else (200, 60)
-    f, (ax,) = fig.new_figure(width=4.6, height=3.2)
-    rows: list[dict] = []
-    for colour, sigma2 in zip(("C0", "C1", "C2"), (0.1, 0.3, 1.0)):
+    f, (ax,) = fig.new_figure(width)
+    data = fig.Table()
+    for i, sigma2 in enumerate(_SNR_SIGMA2):
+        style = fig.look(i)
         curve = Ridge(gamma=gammas, lam=0.0, r2=1.0, sigma2=sigma2)
-        ridgeless = th.theory(curve)["excess_risk"]
-        tuned = th.optimal_risk(curve)
-        snr = f"SNR = {1 / sigma2:.3g} (sigma2 = {sigma2:g})"
-        ax.plot(gammas, ridgeless, color=colour, label=snr)
-        ax.plot(gammas, tuned, color=colour, ls="--")
-        rows += fig.series_rows(f"theory ridgeless sigma2={sigma2:g}", gamma=gammas, excess_risk=ridgeless)
-        rows += fig.series_rows(f"theory optimal sigma2={sigma2:g}", gamma=gammas, excess_risk=tuned)
+        ridgeless, tuned = th.theory(curve)["excess_risk"], th.optimal_risk(curve)
+        fig.line(ax, gammas, ridgeless, gaps_at=(1.0,), **style, label=rf"SNR $= {1 / sigma2:.3g}$")
+        fig.line(ax, gammas, tuned, **style, ls="--")
+        data.theory("a", "excess_risk", ridgeless, gamma=gammas, lam=0.0, r2=1.0, sigma2=sigma2,
+                    estimator="ridgeless")
+        data.theory("a", "excess_risk", tuned, gamma=gammas, lam=th.optimal_lam(curve), r2=1.0, sigma2=sigma2,
+                    estimator="optimal")
         lam_star = th.optimal_lam(Ridge(gamma=sim_gammas, sigma2=sigma2))
         points = Ridge(gamma=np.repeat(sim_gammas, 2), lam=np.column_stack([0 * lam_star, lam_star]).ravel(),
                        r2=1.0, sigma2=sigma2)
-        recs = _simulate(points, n, reps, options)
-        for k, label in ((0, "ridgeless"), (1, "optimal")):
+        recs = run(ENTRY, points, n, reps, options)
+        for k, estimator in enumerate(("ridgeless", "optimal")):
             sel = recs[k::2]
             x = [r["p"] / r["n"] for r in sel]
-            y, se = [r["excess_risk"] for r in sel], [r["excess_risk_se"] for r in sel]
-            fig.errorbars(ax, x, y, se, color=colour, fmt="o" if k == 0 else "s", mfc="none" if k else colour)
-            rows += fig.series_rows(f"simulation {label} sigma2={sigma2:g} n={n} reps={reps}", gamma=x,
-                                    excess_risk=y, excess_risk_se=se)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 3)
-    ax.set_xlabel(r"$\gamma = p/n$")
-    ax.set_ylabel(r"excess risk $E(\hat\beta-\beta)^\top\Sigma(\hat\beta-\beta)$" + "\n"
-                  + r"(noise excluded, $\|\beta\|^2 = 1$)")
-    ax.set_title("Isotropic ridge: ridgeless (solid, filled) and optimal lam (dashed, open)\n"
-                 f"theory lines; markers: simulation, n = {n}, ±1 s.e.; SNR = r2/sigma2")
-    ax.legend(loc="upper right")
-    return fig.save(f, out_dir, name, rows)
+            fig.errorbars(ax, x, sel, "excess_risk", **style, mfc="white" if k else style["color"])
+            data.simulation("a", "excess_risk", sel, n, gamma=x, lam=[r["lam"] for r in sel], r2=1.0,
+                            sigma2=sigma2, estimator=estimator)
+    ax.plot([], [], "-o", color="0.35", label=r"ridgeless, $\lambda = 0$")
+    ax.plot([], [], "--s", color="0.35", mfc="white", label=r"optimal $\lambda$")
+    fig.simulation_key(ax)
+    ax.set(xscale="log", ylim=(0, 3), xlabel=r"$\gamma = p/n$",
+           ylabel=r"excess risk $\mathbb{E}\,\|\hat\beta - \beta\|_\Sigma^2$")
+    fig.legend_below(f, ax, ncols=3)
+    caption = (r"Isotropic ridge regression, x ~ N(0, I_p), E||beta||^2 = r2 = 1, SNR = r2/sigma2: excess risk "
+               "(noise excluded) of the minimum-norm interpolator (solid lines, filled markers; +inf at gamma = 1, "
+               "drawn as a gap) and of ridge at the optimal lam = gamma sigma2/r2 (dashed, open markers), "
+               "theory lines and simulations at p = round(gamma n).")
+    return fig.save(f, out_dir, "ridge-double-descent", data, caption)
 
 
-def draw_covariance(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False) -> Path:
-    """Excess risk vs gamma for a two-point and a power-law spectrum, ridgeless and lam = 0.1."""
-    name = "ridge-covariance"
-    gammas = np.geomspace(0.1, 10, 60 if fast else 400)
+@fig.styled
+def draw_covariance(out_dir: Path | str, options: RunOptions = RunOptions(), fast: bool = False,
+                    width: str | None = None) -> Path:
+    """Excess risk vs gamma for a two-point and a power-law spectrum, ridgeless and lam = 0.1 (Hastie et
+    al. 2022 section 5; Dobriban-Wager 2018)."""
+    gammas = fig.refine(np.geomspace(0.1, 10, 60 if fast else 400), (1.0,))
     sim_gammas = np.array([0.5, 2.0]) if fast else np.array([0.25, 0.5, 0.8, 1.25, 2.0, 4.0])
     n, reps = (40, 3) if fast else (200, 40)
     spectra = ("two-point:1,9", "power-law:1,40" if fast else "power-law:1,400")
-    f, axes = fig.new_figure(ncols=2, width=3.6, height=3.0)
-    rows: list[dict] = []
-    for ax, spectrum in zip(axes, spectra):
-        for colour, lam in zip(("C0", "C3"), (0.0, 0.1)):
+    f, axes = fig.new_figure(width, panels=2, default="double")
+    data = fig.Table()
+    for ax, spectrum, panel in zip(axes, spectra, "ab"):
+        for i, lam in enumerate((0.0, 0.1)):
             y = th.theory(Ridge(gamma=gammas, lam=lam, spectrum=spectrum))["excess_risk"]
-            ax.plot(gammas, y, color=colour, label=f"theory, lam = {lam:g}")
-            rows += fig.series_rows(f"theory {spectrum} lam={lam:g}", gamma=gammas, excess_risk=y)
-        recs = [_simulate(Ridge(gamma=g, lam=np.array([0.0, 0.1]), spectrum=spectrum), n, reps, options)
+            fig.line(ax, gammas, y, gaps_at=(1.0,) if lam == 0 else (), **fig.look(i),
+                     label=rf"$\lambda = {lam:g}$")
+            data.theory(panel, "excess_risk", y, gamma=gammas, lam=lam, r2=1.0, sigma2=0.5, spectrum=spectrum)
+        recs = [run(ENTRY, Ridge(gamma=g, lam=np.array([0.0, 0.1]), spectrum=spectrum), n, reps, options)
                 for g in sim_gammas]
-        for k, (colour, lam) in enumerate(zip(("C0", "C3"), (0.0, 0.1))):
-            x = [r[k]["p"] / r[k]["n"] for r in recs]
-            m, se = [r[k]["excess_risk"] for r in recs], [r[k]["excess_risk_se"] for r in recs]
-            fig.errorbars(ax, x, m, se, color=colour, label=f"simulation, lam = {lam:g}")
-            rows += fig.series_rows(f"simulation {spectrum} lam={lam:g} reps={reps}", gamma=x, excess_risk=m,
-                                    excess_risk_se=se, n=[r[k]["n"] for r in recs])
-        ax.set_xscale("log")
-        ax.set_ylim(0, 2.5 * float(np.nanmax(th.theory(Ridge(gamma=10.0, spectrum=spectrum))["bias"])))
-        ax.set_xlabel(r"$\gamma = p/n$")
-        ax.set_ylabel("excess risk (noise excluded)")
-        ax.set_title(f"spectrum {spectrum}\n" + r"$\|\beta\|^2 = 1$, $\sigma^2 = 0.5$, simulation ±1 s.e.")
-        ax.legend(loc="upper left")
-    return fig.save(f, out_dir, name, rows)
+        for i, lam in enumerate((0.0, 0.1)):
+            sel = [r[i] for r in recs]
+            x = [r["p"] / r["n"] for r in sel]
+            fig.errorbars(ax, x, sel, "excess_risk", **fig.look(i))
+            data.simulation(panel, "excess_risk", sel, n, gamma=x, lam=lam, r2=1.0, sigma2=0.5, spectrum=spectrum)
+        top = 2.5 * float(np.nanmax(th.theory(Ridge(gamma=10.0, spectrum=spectrum))["bias"]))
+        ax.set(xscale="log", ylim=(0, top), xlabel=r"$\gamma = p/n$", ylabel="excess risk")
+        ax.annotate(spectrum, xy=(0.03, 0.97), xycoords="axes fraction", va="top", fontsize=7)
+    fig.simulation_key(axes[0])
+    fig.panel_labels(axes)
+    fig.legend_below(f, axes[0])
+    caption = (f"Ridge with a general covariance: (a) spectrum {spectra[0]}, (b) {spectra[1]} "
+               "(the --spectrum forms of overparam curve ridge), r2 = 1, sigma2 = 0.5; excess risk "
+               "(noise excluded) vs gamma = p/n, ridgeless (lam = 0, gap at gamma = 1) and lam = 0.1, "
+               "deterministic-equivalent theory lines and simulations.")
+    return fig.save(f, out_dir, "ridge-covariance", data, caption)
 
 
 FIGURES = (
-    Figure("ridge-double-descent", "Ridgeless and optimally tuned ridge excess risk vs gamma, several SNRs, "
-           "with simulation error bars", draw_double_descent),
+    Figure("ridge-double-descent", "Hastie et al.: ridgeless and optimally tuned ridge excess risk vs "
+           "gamma for three SNRs, with simulations", draw_double_descent),
     Figure("ridge-covariance", "General covariance (two-point and power-law spectra): excess risk vs gamma, "
-           "theory and simulation", draw_covariance),
+           "ridgeless and lam = 0.1, with simulations", draw_covariance),
 )
 
 FAMILY = Family(name="ridge", models=(ENTRY,), scenarios=SCENARIOS, figures=FIGURES)
 
-__all__ = ["FAMILY", "ENTRY", "allowance", "ALLOWANCE_C", "SCENARIOS", "draw_double_descent", "draw_covariance"]
+__all__ = ["FAMILY", "ENTRY", "SCENARIOS", "draw_double_descent", "draw_covariance"]

@@ -1,11 +1,12 @@
-"""BBP family registration: the quick check scenarios pass (theory vs simulation), allowances skip what
-is not a finite-size observable, and both figures are written."""
-import dataclasses
+"""BBP family registration: the scenario design (no critical windows, declared skips of the
+parameter-only metrics) and the full check (the default check, with and without a 5 % theory error, is
+tests/verify/test_check_teeth.py). Figures: tests/verify/test_figures.py."""
 from unittest import mock
 
+import numpy as np
 import pytest
 
-from overparam.models import HessianInit, SpectralPR, SpikedCovariance, SpikedWigner
+from overparam.models import HessianInit, SpikedCovariance, SpikedWigner
 from overparam.verify import bbp, check, registry
 
 
@@ -15,57 +16,24 @@ def only_bbp():
         yield
 
 
-def test_quick_check_passes(only_bbp):
-    rows, ok = check.run_check([bbp.FAMILY])
-    assert ok, check.format_rows(rows)
-    judged = [r for r in rows if r.verdict == "pass"]
-    assert {r.model for r in judged} == {"spiked-wigner", "spiked-covariance", "spectral-pr", "hessian-init"}
-    assert len(judged) >= 16
-    assert all(r.metric not in ("threshold", "alpha_bbp", "transition") for r in rows)
-
-
-def test_check_detects_a_wrong_theory(only_bbp):
-    """A theory off by 5 % in the outlier location must fail (the check is not vacuous)."""
-    scenario = bbp.SCENARIOS[0]
-    entry = bbp.ENTRIES[0]
-    wrong = lambda m: {k: v * (1.05 if k == "top_eigenvalue" else 1.0) for k, v in bbp.th.spiked_wigner(m).items()}
-    with mock.patch.object(registry, "model_entry", lambda name: dataclasses.replace(entry, theory=wrong)):
-        rows = check.judge(check.scenario_rows(scenario, check.runner.RunOptions()))
-    assert any(r.verdict == "FAIL" for r in rows)
-
-
-def test_allowances_skip_non_observables():
-    assert bbp.wigner_allowance("top_eigenvalue", SpikedWigner(theta=1.05), {"N": 1000}, 2.0) is None
-    assert bbp.wigner_allowance("top_eigenvalue", SpikedWigner(theta=2.0), {"N": 1000}, 2.5) == 0
-    below = bbp.wigner_allowance("top_eigenvalue", SpikedWigner(theta=0.5), {"N": 1000}, 2.0)
-    assert below == pytest.approx((1.2065 + 1.268) * 1000 ** (-2 / 3))
-    assert bbp.covariance_allowance("overlap_sq", SpikedCovariance(ell=1.5, gamma=0.25), {"n": 2000, "p": 500},
-                                    0.0) is None
-    assert bbp.spectral_allowance("overlap_sq", SpectralPR(alpha=4.0, preprocessing="identity"),
-                                  {"n": 2400, "p": 600}, 0.0) is None
-    assert bbp.spectral_allowance("overlap_sq", SpectralPR(alpha=0.55, preprocessing="luo-alghamdi-lu"),
-                                  {"n": 2400, "p": 600}, 0.0) is None
-    h = HessianInit(p_star=1, p=2, a=0.7, alpha=3.0)
-    assert bbp.hessian_allowance("min_eigenvalue", h, {"N": 400, "M": 1200}, -1.0) is None
-    assert bbp.hessian_allowance("cluster_eigenvalue", h, {"N": 400, "M": 1200}, -1.0) == 0
-    assert bbp.hessian_allowance("overlap_sq", h.replace(alpha=0.6), {"N": 400, "M": 240}, 0.0) is None
-
-
-def test_covariance_tracy_widom_allowance_covers_johnstone_mean():
-    """Below threshold the allowance contains the Johnstone finite-n mean 2.2328 (p = 500, n = 2000)."""
-    allow = bbp.covariance_allowance("top_eigenvalue", SpikedCovariance(ell=1.2, gamma=0.25),
-                                     {"n": 2000, "p": 500}, 2.25)
-    assert allow > 2.25 - 2.2328
-
-
-@pytest.mark.parametrize("name", ["bbp-transitions", "hessian-init"])
-def test_figures_write_png_pdf_csv(tmp_path, name):
-    fig = {f.name: f for f in bbp.FAMILY.figures}[name]
-    png = fig.draw(tmp_path, fast=True)
-    for ext in ("png", "pdf", "csv"):
-        assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
-    assert png == tmp_path / f"{name}.png"
-    assert "series" in (tmp_path / f"{name}.csv").read_text().splitlines()[0]
+def test_scenarios_avoid_critical_windows_and_skip_parameter_metrics():
+    """Spiked points lie outside |s - s_c| < 3 N^-1/3 s_c at every simulated size; threshold-type metrics
+    are declared skipped (never compared); below threshold the top eigenvalue extrapolates in n^-2/3."""
+    for s in bbp.SCENARIOS:
+        skipped = {m for m, _ in s.skip}
+        model = s.model
+        if isinstance(model, (SpikedWigner, SpikedCovariance)):
+            sig, crit = ((float(model.theta), 1.0) if isinstance(model, SpikedWigner)
+                         else (float(model.ell) - 1, np.sqrt(float(model.gamma))))
+            dim = min(min(model.sizes(n).values()) for n in s.sizes)
+            assert abs(sig - crit) >= 3 * dim ** (-1 / 3) * crit, s
+            assert (s.rate or {}).get("top_eigenvalue", "1/n") == ("n^-2/3" if sig < crit else "1/n")
+        if isinstance(model, HessianInit):
+            assert {"alpha_bbp", "transition"} <= skipped
+            lowest = {"min_eigenvalue", "overlap_sq"}
+            assert lowest <= skipped if int(model.p) * int(model.p_star) > 1 else not lowest & skipped
+        elif not isinstance(model, SpikedWigner):
+            assert "threshold" in skipped
 
 
 @pytest.mark.slow

@@ -1,34 +1,12 @@
-"""Lasso family registration: theory vs simulation (exact solver and AMP), BP success vs DT, figures."""
+"""Lasso family registration: scenarios, AMP vs theory, BP success vs DT (the default check, with and without
+a 5 % theory error, is tests/verify/test_check_teeth.py; figures: tests/verify/test_figures.py)."""
 import numpy as np
 import pytest
 
 from overparam.models import L1Transition, Lasso
 from overparam.simulate import lasso as S
 from overparam.theory import lasso as T
-from overparam.verify import stats
-from overparam.verify.lasso import FAMILY, LASSO, allowance
-from overparam.verify.runner import RunOptions, run
-
-
-def _compare(model, n, reps):
-    """Holm-judged comparison of every metric at every lam (allowances of verify/lasso.py)."""
-    sizes = model.sizes(n)
-    limit = T.theory(model.at_sizes(sizes))
-    z = []
-    for j, rec in enumerate(run(LASSO, model, n, reps, RunOptions(seed=1))):
-        point = model.at_sizes(sizes).replace(lam=rec["lam"])
-        for metric in Lasso.METRICS:
-            expected = float(np.atleast_1d(limit[metric])[j])
-            z.append(stats.excess_z(rec[metric], rec[metric + "_se"], expected,
-                                    allowance(metric, point, sizes, expected)))
-    reject, _ = stats.holm(np.array(z, dtype=float))
-    return np.array(z, dtype=float), reject
-
-
-def test_theory_vs_exact_solver_quick():
-    z, reject = _compare(Lasso(delta=0.5, eps=0.2, sigma2=0.04, prior="gauss", lam=np.array([0.0, 0.1, 0.5])),
-                         n=150, reps=6)
-    assert not reject.any(), z
+from overparam.verify.lasso import FAMILY, LASSO
 
 
 def test_registration():
@@ -36,6 +14,9 @@ def test_registration():
     assert LASSO.shared == ("lam",) and FAMILY.models[1].replicate is None
     assert {f.name for f in FAMILY.figures} == {"lasso-risk", "l1-transition"}
     assert any(not s.full for s in FAMILY.scenarios) and any(s.full for s in FAMILY.scenarios)
+    for s in FAMILY.scenarios:  # lam = 0 has no finite-n tau_star: declared skipped, never compared
+        skipped = {m for m, _ in s.skip}
+        assert "gap" in skipped and ("tau_star" in skipped) == bool(np.all(np.asarray(s.model.lam) == 0))
 
 
 @pytest.mark.slow
@@ -48,23 +29,15 @@ def test_theory_vs_amp():
             for k in range(8)]
     for metric, expected in [("lam", 0.3)] + [(m, float(th[m])) for m in ("mse", "tau_star", "frac_nonzero")]:
         x = np.array([r[metric] for r in reps])
-        allow = 0.0 if metric == "lam" else allowance(metric, model.at_sizes(sizes), sizes, expected)
-        assert stats.excess_z(x.mean(), x.std(ddof=1) / np.sqrt(len(x)), expected, allow) < 3.5, metric
+        bias = 0.0 if metric == "lam" else 0.05 * abs(expected)  # O(1/p) drift, < 3.5 % at delta 1.5 (lasso.md 5)
+        assert abs(x.mean() - expected) < bias + 3.5 * x.std(ddof=1) / np.sqrt(len(x)), metric
 
 
 @pytest.mark.slow
 def test_bp_success_brackets_dt():
-    """formulas/lasso.md section 5: success >= 0.9 at 0.8 k_DT and <= 0.1 at 1.2 k_DT (delta 0.6, p = 200)."""
+    """the lasso family notes section 5: success >= 0.9 at 0.8 k_DT and <= 0.1 at 1.2 k_DT (delta 0.6, p = 200)."""
     n, p = 120, 200
     k_dt = float(T.transition(L1Transition(delta=n / p))["rho"]) * n
     rng = np.random.default_rng(0)
     assert S.bp_success(n, p, int(round(0.8 * k_dt)), 30, rng).mean() >= 0.9
     assert S.bp_success(n, p, int(round(1.2 * k_dt)), 30, rng).mean() <= 0.1
-
-
-@pytest.mark.parametrize("name", ["lasso-risk", "l1-transition"])
-def test_figures_fast(tmp_path, name):
-    fig = {f.name: f for f in FAMILY.figures}[name]
-    png = fig.draw(tmp_path, RunOptions(seed=0), fast=True)
-    assert png.exists() and (tmp_path / f"{name}.pdf").exists()
-    assert len((tmp_path / f"{name}.csv").read_text().splitlines()) > 50
