@@ -10,6 +10,9 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from .errors import ConvergenceError, OverparamError, ParameterError, StoreError
 from .models import (MODELS, HessianInit, L1Transition, Lasso, MaxMargin, Model, RandomFeatures, Ridge,
                      SpectralPR, SpikedCovariance, SpikedWigner)
+from .models import LogisticMLE
+from .models import GradientFlow
+from .models import NtkInit
 
 try:
     __version__ = _version("overparam")
@@ -18,4 +21,19 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = ["ConvergenceError", "OverparamError", "ParameterError", "StoreError", "MODELS", "Model", "Ridge",
            "RandomFeatures", "MaxMargin", "Lasso", "L1Transition", "SpikedWigner", "SpikedCovariance",
-           "SpectralPR", "HessianInit", "__version__"]
+           "SpectralPR", "HessianInit", "LogisticMLE", "GradientFlow", "NtkInit", "__version__"]
+
+#: The command line's verbs as functions (overparam.verify.api), imported on first use so that
+#: ``import overparam`` stays light. ``overparam.simulate`` is also the simulator subpackage: calling it
+#: runs :func:`overparam.verify.api.simulate` (see simulate/__init__.py).
+_API = ("curve", "simulate", "check", "figure")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        if name == "simulate":
+            return importlib.import_module(f"{__name__}.simulate")
+        return getattr(importlib.import_module(f"{__name__}.verify.api"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from scipy import special
 
 from .errors import ParameterError
 
@@ -97,20 +96,35 @@ def parse_spectrum(value: Any) -> Spectrum:
     raise ParameterError("spectrum", text, SPECTRUM_FORMS)
 
 
+def _text_table(path: Path) -> np.ndarray:
+    """Numbers of a text file: a 1-D list (one line, or one number per line), or a 2-D table when every
+    line holds the same count (> 1) of numbers."""
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    values = np.array([x for row in rows for x in row], dtype=float)
+    if len(rows) > 1 and all(len(row) == len(rows[0]) > 1 for row in rows):
+        return values.reshape(len(rows), -1)
+    return values
+
+
 def _spectrum_file(text: str, path: Path) -> Spectrum:
     form = "file:PATH of a .npy or whitespace-separated text file of eigenvalues >= 0, not all 0"
     try:
-        eigs = np.load(path) if path.suffix == ".npy" else np.array(path.read_text().split(), dtype=float)
-        eigs = np.asarray(eigs, dtype=float).ravel()
+        eigs = np.asarray(np.load(path) if path.suffix == ".npy" else _text_table(path), dtype=float)
     except (OSError, ValueError) as exc:
         raise ParameterError("spectrum", text, form, f"cannot read: {exc}".splitlines()[0]) from None
+    if eigs.ndim != 1:  # e.g. a covariance matrix: its entries are not its eigenvalues
+        raise ParameterError("spectrum", text, form, f"the file holds a {eigs.ndim}-D array of shape {eigs.shape}; "
+                             "for a covariance matrix C save numpy.linalg.eigvalsh(C)")
     if eigs.size == 0 or not np.all(np.isfinite(eigs)) or np.any(eigs < 0) or not np.any(eigs > 0):
         raise ParameterError("spectrum", text, form)
     return Spectrum(text, *_measure(eigs), eigenvalues=eigs)
 
 
 # --------------------------------------------------------------------------------------- activation
-ACTIVATION_FORMS = "relu, tanh, erf, or hermite coefficients mu0,mu1,mustar with mustar > 0"
+ACTIVATION_FORMS = ("relu, tanh, erf, or hermite coefficients mu0,mu1,mustar with mustar > 0 (mustar > 1e-12 "
+                    "and |mu1| <= 1e12 mustar) and |mu0|, mustar <= 1e100")
+#: Largest |hermite coefficient| accepted (squares and products of moments stay finite).
+_MU_MAX = 1e100
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +140,7 @@ class Activation:
 
 def gaussian_moments(func: Callable[[np.ndarray], np.ndarray], nodes: int = 200) -> tuple[float, float, float]:
     """(mu0, mu1, mustar) of ``func`` by probabilists' Gauss-Hermite quadrature with ``nodes`` nodes."""
-    x, w = special.roots_hermitenorm(nodes)
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     f = np.asarray(func(x), dtype=float)
     mu0, mu1, m2 = w @ f, w @ (x * f), w @ (f * f)
@@ -135,6 +149,12 @@ def gaussian_moments(func: Callable[[np.ndarray], np.ndarray], nodes: int = 200)
 
 def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy import special  # imported on use: parsing a specification stays scipy-free
+
+    return special.erf(x)
 
 
 def _hermite_poly(mu0: float, mu1: float, mustar: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -155,7 +175,7 @@ def parse_activation(value: Any) -> Activation:
     elif value == "relu":
         act = Activation("relu", _relu, 1 / np.sqrt(2 * np.pi), 0.5, np.sqrt(0.25 - 1 / (2 * np.pi)))
     elif value == "erf":
-        act = Activation("erf", special.erf, 0.0, 2 / np.sqrt(3 * np.pi),
+        act = Activation("erf", _erf, 0.0, 2 / np.sqrt(3 * np.pi),
                          np.sqrt(2 / np.pi * np.arcsin(2 / 3) - 4 / (3 * np.pi)))
     elif value == "tanh":
         act = Activation("tanh", np.tanh, *gaussian_moments(np.tanh))
@@ -165,21 +185,33 @@ def parse_activation(value: Any) -> Activation:
     if not act.mustar > 1e-12:
         raise ParameterError("activation", act.label, ACTIVATION_FORMS,
                              f"mustar = {act.mustar:g}: a linear activation is not covered")
+    if not (max(abs(act.mu0), act.mustar) <= _MU_MAX and abs(act.mu1) <= 1e12 * act.mustar):
+        raise ParameterError("activation", act.label, ACTIVATION_FORMS)
     return act
 
 
 def split_activations(text: str) -> list[str]:
     """A comma list of activations, where each run of numbers is read as hermite triples:
     ``relu,tanh`` -> [relu, tanh]; ``tanh,0.1,0.5,0.3`` -> [tanh, "0.1,0.5,0.3"]."""
+    return _split_number_runs(text, 3)
+
+
+def _split_number_runs(text: str, run: int | None) -> list[str]:
+    """Comma-separated names and numbers: numbers are joined into one item every ``run`` of them
+    (``run`` None: each maximal run of consecutive numbers is one item)."""
     out: list[str] = []
     numbers: list[str] = []
     for token in (t.strip() for t in text.split(",") if t.strip()):
         try:
             float(token)
-            numbers.append(token)
         except ValueError:
+            if numbers and run is None:
+                out.append(",".join(numbers))
+                numbers = []
             out.append(token)
-        if len(numbers) == 3:
+            continue
+        numbers.append(token)
+        if len(numbers) == run:
             out.append(",".join(numbers))
             numbers = []
     return out + ([",".join(numbers)] if numbers else [])
@@ -198,7 +230,7 @@ class Labels:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}:{self.value:g}" if self.kind in ("flip", "logistic") else self.kind
+        return f"{self.kind}:{self.value:.15g}" if self.kind in ("flip", "logistic") else self.kind
 
 
 def parse_labels(value: Any) -> Labels:
@@ -264,5 +296,64 @@ def parse_preprocessing(value: Any) -> Preprocessing:
     if kind == "truncated":
         (c,) = _floats("preprocessing", arg, (1,), PREPROCESSING_FORMS, text)
         if c > 0:
-            return Preprocessing(f"truncated:{c:g}", "truncated", c)
+            return Preprocessing(f"truncated:{c:.15g}", "truncated", c)
     raise ParameterError("preprocessing", text, PREPROCESSING_FORMS)
+
+
+# ------------------------------------------------------------------------------------ ntk activation
+NTK_ACTIVATION_FORMS = ("relu, tanh, erf, quadratic (phi = z^2/2), or hermite coefficients c0,c1,... of phi' "
+                        "(|c_r| <= 1e100, not all 0)")
+
+
+@dataclass(frozen=True, eq=False)
+class NtkActivation:
+    """The activation of ``ntk-init``, through its derivative phi' (the NTK depends on phi' only).
+
+    ``kind``: relu, tanh, erf, quadratic or hermite; ``coefficients`` (hermite only): the normalised Hermite
+    coefficients c_r of phi' = sum_r c_r He_r(z)/sqrt(r!) (He_r probabilists' Hermite polynomials).
+    """
+
+    label: str
+    kind: str
+    coefficients: tuple[float, ...] = ()
+
+    def dphi(self, z: np.ndarray) -> np.ndarray:
+        """phi'(z), elementwise."""
+        z = np.asarray(z, dtype=float)
+        if self.kind == "relu":
+            return (z > 0).astype(float)
+        if self.kind == "tanh":
+            return 1.0 / np.cosh(np.clip(z, -350.0, 350.0)) ** 2
+        if self.kind == "erf":
+            return 2.0 / np.sqrt(np.pi) * np.exp(-z * z)
+        if self.kind == "quadratic":
+            return z.copy()
+        out, prev, cur = np.zeros_like(z), np.zeros_like(z), np.ones_like(z)
+        for r, c in enumerate(self.coefficients):  # orthonormal recurrence He_{r+1}/sqrt((r+1)!)
+            out += c * cur
+            prev, cur = cur, (z * cur - np.sqrt(r) * prev) / np.sqrt(r + 1)
+        return out
+
+
+def parse_ntk_activation(value: Any) -> NtkActivation:
+    """``relu`` | ``tanh`` | ``erf`` | ``quadratic`` | ``c0,c1,...`` (Hermite coefficients of phi')."""
+    if isinstance(value, NtkActivation):
+        return value
+    text = str(value).strip()
+    if text in ("relu", "tanh", "erf", "quadratic"):
+        return NtkActivation(text, text)
+    try:
+        coefficients = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        coefficients = ()
+    if not coefficients or not all(abs(c) <= 1e100 for c in coefficients):
+        raise ParameterError("activation", text, NTK_ACTIVATION_FORMS)
+    if not any(coefficients):
+        raise ParameterError("activation", text, NTK_ACTIVATION_FORMS, "all coefficients 0: a zero kernel")
+    return NtkActivation(text, "hermite", tuple(coefficients))
+
+
+def split_ntk_activations(text: str) -> list[str]:
+    """A comma list of activations where each run of numbers is one coefficient list:
+    ``relu,tanh`` -> [relu, tanh]; ``relu,0.2,0.5`` -> [relu, "0.2,0.5"]."""
+    return _split_number_runs(text, None)

@@ -30,6 +30,7 @@ class Number:
     lo_open: bool = False
     hi_open: bool = False
     integer: bool = False
+    inf_ok: bool = False  # +inf is a valid value (e.g. ntk-init width = inf)
     categorical = False
 
     def valid_text(self) -> str:
@@ -38,7 +39,7 @@ class Number:
             return (f"{kind}in {'(' if self.lo_open else '['}{_fmt(self.lo)}, "
                     f"{_fmt(self.hi)}{')' if self.hi_open else ']'}")
         if self.lo is not None:
-            return f"{kind}{'>' if self.lo_open else '>='} {_fmt(self.lo)}"
+            return f"{kind}{'>' if self.lo_open else '>='} {_fmt(self.lo)}" + (" or inf" if self.inf_ok else "")
         if self.hi is not None:
             return f"{kind}{'<' if self.hi_open else '<='} {_fmt(self.hi)}"
         return (kind or "a finite number").strip()
@@ -48,7 +49,7 @@ class Number:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
             raise ParameterError(name, value, self.valid_text()) from None
-        bad = ~np.isfinite(arr)
+        bad = (np.isnan(arr) | (arr == -np.inf)) if self.inf_ok else ~np.isfinite(arr)
         if self.lo is not None:
             bad |= (arr <= self.lo) if self.lo_open else (arr < self.lo)
         if self.hi is not None:

@@ -1,4 +1,4 @@
-"""BBP family: one finite-size replicate with the exact matrices (formulas/bbp.md, sections A5-D5).
+"""BBP family: one finite-size replicate with the exact matrices.
 
 Conventions are those of ``overparam.theory.bbp``: ``top_eigenvalue`` is the eigenvalue whose eigenvector
 is the estimator, ``overlap_sq`` the squared cosine of that unit eigenvector with the planted direction.

@@ -1,4 +1,4 @@
-"""Random-features ridge regression at finite d: one exact replicate (formulas/random_features.md 5).
+"""Random-features ridge regression at finite d: one exact replicate.
 
 Draw (all from the given generator): inputs X (n x d) and weights Theta (N x d) uniform on the sphere of
 radius sqrt(d) (normalised Gaussian rows); beta1 uniform on the sphere of radius sqrt(r2); the nonlinear

@@ -66,17 +66,25 @@ def gram_spectrum(X: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def rb_metrics(e: np.ndarray, w: np.ndarray, s: np.ndarray, n: int, lam: np.ndarray, r2: float,
                sigma2: float) -> dict[str, np.ndarray]:
     """Expectations over beta and eps given X (module docstring), for every lam of the 1-D array ``lam``."""
-    p, r = s.size, e.size
     lam = np.asarray(lam, dtype=float)[:, None]
     den = e + lam
     f = np.where(lam > 0, e / den, 1.0)
     g = np.where(lam > 0, lam / den, 0.0)  # 1 - f without cancellation
+    return filter_metrics(e, w, s, n, f, g, r2, sigma2)
+
+
+def filter_metrics(e: np.ndarray, w: np.ndarray, s: np.ndarray, n: int, f: np.ndarray, phi: np.ndarray,
+                   r2: float, sigma2: float) -> dict[str, np.ndarray]:
+    """The module docstring's expectations for any spectral-filter estimator b = Sh^+ f(Sh) X^T y/n: f and
+    phi = 1 - f (rows: grid points, columns: the eigenvalues e; phi computed without cancellation)."""
+    p, r = s.size, e.size
     missing = 0.0 if r == p else s.sum() - w.sum()
-    bias = r2 / p * (missing + (g * g) @ w)
-    e_over = e / den**2
-    variance = sigma2 / n * (e_over @ w)
-    norm2 = r2 / p * np.sum(f * f, axis=1) + sigma2 / n * np.sum(e_over, axis=1)
-    train = r2 / p * ((g * g) @ e) + sigma2 / n * (n - r + np.sum(g * g, axis=1))
+    phi2 = phi * phi
+    bias = r2 / p * (missing + phi2 @ w)
+    f2_over_e = f * f / e
+    variance = sigma2 / n * (f2_over_e @ w)
+    norm2 = r2 / p * np.sum(f * f, axis=1) + sigma2 / n * np.sum(f2_over_e, axis=1)
+    train = r2 / p * (phi2 @ e) + sigma2 / n * (n - r + np.sum(phi2, axis=1))
     return {"excess_risk": bias + variance, "bias": bias, "variance": variance, "train_error": train,
             "norm2": norm2}
 
@@ -124,4 +132,5 @@ def replicate(model: Ridge, sizes: dict[str, int], rng: np.random.Generator, mod
     raise ValueError(f"mode = {mode!r} is invalid: must be 'rb' or 'plain'")
 
 
-__all__ = ["replicate", "design", "gram_spectrum", "rb_metrics", "plain_metrics", "ridge_solve", "METRICS"]
+__all__ = ["replicate", "design", "gram_spectrum", "rb_metrics", "filter_metrics", "plain_metrics", "ridge_solve",
+           "METRICS"]

@@ -1,6 +1,6 @@
 """LASSO, minimum-l1 interpolation and the l1 phase transition: AMP state evolution (n, p -> inf).
 
-Model (formulas/lasso.md). X in R^{n x p} with iid N(0, 1/n) entries, ``delta`` = n/p. beta has iid
+Model. X in R^{n x p} with iid N(0, 1/n) entries, ``delta`` = n/p. beta has iid
 coordinates B ~ (1 - eps) delta_0 + eps P, P = N(0, 1) (``gauss``) or uniform{+-1} (``rademacher``);
 y = X beta + w, w ~ N(0, sigma2 I_n). For ``lam`` > 0 the estimator is
 
@@ -47,7 +47,7 @@ equivalently rho(delta) = max_z [1 - (2/delta) psi0(z)] / [1 + z^2 - 2 psi0(z)].
 Numerics: every expectation is closed form and every solve is a vectorised bracketed root finder
 (Illinois regula falsi with bisection safeguards) over the whole grid: tau^2(alpha) in log tau^2, then
 alpha(lam) on (alpha_min, hi]. With sigma2 = 0 below the transition the solve is parametrised by tau
-instead (tau(alpha) -> 0 too slowly in alpha for small lam to be reachable, formulas/lasso.md section 4).
+instead (tau(alpha) -> 0 too slowly in alpha for small lam to be reachable).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Max-margin (hard-margin SVM) linear classification and linear separability: the n, p -> infinity limits.
 
-Model (formulas/max_margin.md). x_i ~ N(0, I_p) iid, i = 1..n, teacher beta* uniform on the unit sphere,
+Model. x_i ~ N(0, I_p) iid, i = 1..n, teacher beta* uniform on the unit sphere,
 G = <x, beta*> ~ N(0, 1), psi = p/n, no intercept. Labels y in {-1, +1} with m(g) = E[y | G = g]:
 ``noiseless`` m = sign(g); ``flip:q`` m = (1 - 2q) sign(g); ``logistic:beta`` P(y = 1 | x) = 1/(1 + exp(-beta G)),
 m = tanh(beta g / 2); ``purenoise`` m = 0. Estimator, when the sample is separable through the origin:
@@ -33,7 +33,10 @@ Numerics: expectations over W by Gauss-Legendre panels split at 0, at the kink k
 integrand (+- 8/t) and, for logistic labels, at 20/beta; the inner problem is a safeguarded Newton
 iteration on dO/dt = 0 in u = log t (the stationarity root, accurate to ~1e-12 in rho), the outer one a
 safeguarded Newton iteration on Psi(k) = psi with dPsi/dk = dO/dk (envelope theorem) in [0, sqrt(psi + 1)],
-to 1e-2 relative, then Newton on the 2x2 system O = psi, dO/dt = 0. All run on all grid points at once. The
+to 1e-2 relative, then Newton on the 2x2 system O = psi, dO/dt = 0. All run on all grid points at once;
+grids of more than 48 points take that route on 24 knots only, then the 2x2 Newton from a cubic Hermite
+interpolant (in log psi) of their (kappa*, log t*), evaluating only the points not yet converged (the full
+route for every point if that Newton fails). The
 test error is evaluated from t* (not from rho*, whose distance to 1 underflows for noiseless labels at small
 psi). Noiseless labels need t* < e^40, i.e. psi >~ 1e-14; smaller psi raises ConvergenceError.
 Identity (Stein's lemma at the minimiser t0): psi* = E[Phi(-t0 W)] = test_error(rho0).
@@ -152,6 +155,13 @@ def _threshold(labels: Labels) -> tuple[float, float]:
     return float(_objective(labels, zero, t0)[0][0]), float(t0[0])
 
 
+def cover_probability(n: int, p: int) -> float:
+    """Exact finite-size P(n Gaussian points in R^p with independent uniform +-1 labels are linearly separable
+    through the origin) = 2^(1-n) sum_{k<p} C(n-1, k) = P(Binomial(n-1, 1/2) <= p-1) (Cover 1965); 1 for
+    p >= n. The exact finite-n mean of ``separable`` for ``purenoise`` labels."""
+    return float(special.bdtr(p - 1, n - 1, 0.5)) if p < n else 1.0
+
+
 def separability_threshold(labels: Labels | str) -> float:
     """psi*(labels): separable w.h.p. iff p/n > psi*. Cover's 1/2 for purenoise, 0 for noiseless, the
     Candes-Sur value min_t E[(Z - t Y G)_+^2] for flip:q and logistic:beta."""
@@ -175,9 +185,32 @@ def _solve(labels: Labels, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     small psi) 1 - rho* is below double precision while t* (and the test error from it) is not."""
     if labels.kind == "purenoise":
         return _bracketed_kappa(labels, psi, None, 1e-14)[0], np.zeros_like(psi)
+    knots = np.unique(psi)
+    if knots.size > 2 * _KNOTS:  # continuation: bracketed solve on knots, Newton from their interpolant
+        knots = knots[np.unique(np.linspace(0, knots.size - 1, _KNOTS).round().astype(int))]
+        k, t = _solve(labels, knots)
+        x, at = np.log(knots), np.log(psi)
+        try:
+            k, u = _joint_newton(labels, psi, _hermite(x, k, at), _hermite(x, np.log(t), at))
+            return k, np.exp(u)
+        except ConvergenceError:  # a start too far from the root: the bracketed route for every point
+            pass
     k, u = _bracketed_kappa(labels, psi, np.zeros_like(psi), 1e-2)
     k, u = _joint_newton(labels, psi, k, u)
     return k, np.exp(u)
+
+
+_KNOTS = 24  # grids larger than 2 x _KNOTS are solved by continuation from _KNOTS bracketed points
+
+
+def _hermite(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Cubic Hermite interpolant of (x, y) (increasing x, slopes by np.gradient) at ``at`` in [x0, x_end]."""
+    slope = np.gradient(y, x)
+    i = np.clip(np.searchsorted(x, at) - 1, 0, x.size - 2)
+    h = x[i + 1] - x[i]
+    s = (at - x[i]) / h
+    return ((2 * s**3 - 3 * s**2 + 1) * y[i] + (s**3 - 2 * s**2 + s) * h * slope[i]
+            + (-2 * s**3 + 3 * s**2) * y[i + 1] + (s**3 - s**2) * h * slope[i + 1])
 
 
 def _bracketed_kappa(labels: Labels, psi: np.ndarray, u: np.ndarray | None,
@@ -201,22 +234,39 @@ def _bracketed_kappa(labels: Labels, psi: np.ndarray, u: np.ndarray | None,
     raise ConvergenceError("max-margin outer problem Psi(kappa) = psi", float(np.max(step)), it + 1)
 
 
+_ROUNDOFF = 16 * np.finfo(float).eps  # residual level of O and dO/dt accepted as solved
+
+
 def _joint_newton(labels: Labels, psi: np.ndarray, k: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Newton on the 2x2 system O(k, t) = psi, dO/dt = 0 in (k, u = log t), from a close start."""
+    """Newton on the 2x2 system O(k, t) = psi, dO/dt = 0 in (k, u = log t), from a close start. A point is
+    done when both residuals are at rounding level (relative to psi and O) or both steps are negligible;
+    near flip:1/2 t* -> 0 makes d(O_t)/du tiny, so rounding in O_t moves u by more than 1e-12 forever
+    although the system is solved to machine precision. Only the points not yet done are evaluated."""
+    k, u = np.array(k, dtype=float), np.array(u, dtype=float)
+    live = np.ones(k.shape, bool)
     for it in range(20):
-        t = np.exp(u)
-        o, ok, ot, ott, otk = _objective(labels, k, t)
-        r1, r2 = o - psi, ot
+        kl, ul, pl = k[live], u[live], psi[live]
+        t = np.exp(ul)
+        o, ok, ot, ott, otk = _objective(labels, kl, t)
+        r1, r2 = o - pl, ot
+        solved = (np.abs(r1) <= _ROUNDOFF * (1 + pl)) & (np.abs(r2) <= _ROUNDOFF * (1 + np.abs(o)))
         a, b, c, d = ok, t * ot, otk, t * ott  # Jacobian [[dO/dk, dO/du], [d(O_t)/dk, d(O_t)/du]]
         det = a * d - b * c
-        dk, du = (d * r1 - b * r2) / det, (a * r2 - c * r1) / det
-        k, u = k - dk, u - du
-        if not np.all((u > _U_LO) & (u < _U_HI)):  # also NaN; noiseless: t* > e^40 needs psi < ~1e-14
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dk = np.where(solved, 0.0, (d * r1 - b * r2) / det)
+            du = np.where(solved, 0.0, (a * r2 - c * r1) / det)
+        kl, ul = kl - dk, ul - du
+        if not np.all((ul > _U_LO) & (ul < _U_HI)):  # also NaN; noiseless: t* > e^40 needs psi < ~1e-14
             raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0: log t* left [-40, 40]",
                                    float(np.max(np.abs(du))), it + 1)
-        if np.all((np.abs(dk) < 1e-14 * (1 + k)) & (np.abs(du) < 1e-12 * (1 + np.abs(u)))):
+        k[live], u[live] = kl, ul
+        done = solved | ((np.abs(dk) < 1e-14 * (1 + kl)) & (np.abs(du) < 1e-12 * (1 + np.abs(ul))))
+        live[np.flatnonzero(live)[done]] = False
+        if not live.any():
             return k, u
-    raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0", float(np.max(np.abs(dk))), it + 1)
+    residual = np.maximum(np.abs(r1) / (1 + pl), np.abs(r2) / (1 + np.abs(o)))
+    raise ConvergenceError("max-margin system O(k, t) = psi, dO/dt = 0 (relative residual)",
+                           float(np.max(residual)), it + 1)
 
 
 def test_error(labels: Labels | str, rho: np.ndarray) -> np.ndarray:
@@ -258,4 +308,4 @@ def theory(model: MaxMargin) -> dict[str, np.ndarray]:
     return {k: v.reshape(psi.shape) for k, v in out.items()}
 
 
-__all__ = ["theory", "solve", "test_error", "separability_threshold", "gardner_capacity", "h"]
+__all__ = ["theory", "solve", "test_error", "separability_threshold", "cover_probability", "gardner_capacity", "h"]

@@ -29,7 +29,8 @@ df2 = gamma <s^2/(s+kappa)^2>, and D = 1 - df2 = lam/kappa + gamma kappa <s/(s+k
 Ridgeless (lam = 0), gamma_eff = gamma H(s > 0): for gamma_eff < 1 kappa = 0, bias = 0,
 variance = sigma2 gamma_eff/(1 - gamma_eff), train_error = sigma2 (1 - gamma_eff),
 norm2 = r2 <1{s>0}> + sigma2 gamma <1{s>0}/s>/(1 - gamma_eff); for gamma_eff > 1 the formulas above with
-lam = 0 and kappa0 the root of gamma <s/(s+kappa0)> = 1. At gamma_eff = 1 (a genuine singularity)
+lam = 0 and kappa0 the root of gamma <s/(s+kappa0)> = 1. At gamma_eff = 1 (a genuine singularity; taken
+as |gamma_eff - 1| <= 64 eps ~ 1.4e-14, the rounding of the weights' sum, e.g. 1 + 2e-16 for 3000 atoms)
 variance, excess_risk and norm2 are +inf when sigma2 > 0 (0 and finite when sigma2 = 0), bias = 0,
 train_error = 0. Sigma = I uses closed forms: kappa is the positive root of
 kappa^2 - (lam + gamma - 1) kappa - lam = 0, bias = r2 kappa^2/D', variance = sigma2 gamma/D' with
@@ -49,15 +50,17 @@ tests/theory/test_ridge.py against closed forms, mpmath quadrature of the MP law
 
 Numerics: kappa by a vectorised Halley iteration in log kappa over all grid points at once, safeguarded by
 the bracket [lam, 2 (lam + gamma <s>)] (lam = 0: [s_min (gamma_eff - 1)/2, 2 gamma <s>]). Each step is one
-compiled pass over (grid x atoms) that also yields every sum the metrics need, and the last step's sums are
-carried to the accepted kappa to first order. A spectrum of more than 256 atoms starts from the kappa of a
+numpy pass over (grid x atoms), in blocks of bounded size, that also yields every sum the metrics
+need, and the last step's sums are carried to the accepted kappa to first order. A spectrum of more than 256 atoms starts from the kappa of a
 coarse surrogate measure (each cell of log s replaced by its two-node Gauss rule), typically 1e-8-close, so
-that a single pass over the full spectrum is usually enough.
+that a single pass over the full spectrum is usually enough. Points with lam or gamma <s> above 1e300 are
+solved for the spectrum and lam divided by c = 2^1000 (exact), using the scaling identity (risk and kappa
+scale by c): lam up to the largest float gives the lam -> inf limits excess_risk -> r2 <s>,
+train_error -> r2 <s> + sigma2 without overflow.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from overparam.choices import Spectrum
 from overparam.errors import ConvergenceError, ParameterError
@@ -66,32 +69,25 @@ from overparam.models import Ridge
 METRICS = Ridge.METRICS
 _EPS = np.finfo(float).eps
 _MAX_ITER = 200
+_GE_TOL = 64 * _EPS  # |gamma_eff - 1| within rounding of the spectrum's weights: the ridgeless singularity
 
 
 # --------------------------------------------------------------------------------- spectral sums
-_FAST = {"reassoc", "contract", "arcp", "nsz"}  # reordered sums only; inputs are finite
+_CHUNK = 1 << 18  # (grid x atoms) elements per numpy block: bounded memory on any grid and spectrum
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _sums(kappa: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Columns <t>, <u>, <t u>, <t^2>, <t^2 u> under the weights w, with t = s/(s+kappa) and
-    u = kappa/(s+kappa) = 1 - t: one pass over (grid x atoms) gives the Newton/Halley terms and every
-    metric."""
+    u = kappa/(s+kappa) = 1 - t (both computed directly: no cancellation): one pass over (grid x atoms),
+    in blocks of at most _CHUNK elements, gives the Newton/Halley terms and every metric."""
     out = np.empty((kappa.size, 5))
-    for i in range(kappa.size):
-        k = kappa[i]
-        a = b = c = d = e = 0.0
-        for j in range(s.size):
-            inv = 1.0 / (s[j] + k)
-            t = s[j] * inv
-            wt = w[j] * t
-            wtu = wt * (k * inv)
-            a += wt
-            b += w[j] * (k * inv)
-            c += wtu
-            d += wt * t
-            e += wtu * t
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4] = a, b, c, d, e
+    rows = max(1, _CHUNK // max(s.size, 1))
+    for i in range(0, kappa.size, rows):
+        k = kappa[i:i + rows, None]
+        inv = 1.0 / (s + k)
+        t, u = s * inv, k * inv
+        tu = t * u
+        out[i:i + rows] = np.column_stack([t @ w, u @ w, tu @ w, (t * t) @ w, (tu * t) @ w])
     return out
 
 
@@ -152,11 +148,13 @@ _STEP_TOL = 2e-15  # |log-kappa step| below which the current point is accepted 
 _TAYLOR = 1e-8  # |log-kappa step| below which the Halley point is accepted with first-order updated sums
 
 
-def _isotropic_kappa(gamma: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Positive root of k^2 - (lam + gamma - 1) k - lam = 0 (Sigma = I), rationalised when b < 0."""
-    b = lam + gamma - 1.0
-    r = np.sqrt(b * b + 4.0 * lam)
-    with np.errstate(invalid="ignore", divide="ignore"):
+def _isotropic_kappa(gamma: np.ndarray, lam: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """kappa/scale for the positive root kappa of k^2 - (lam + gamma - 1) k - lam = 0 (Sigma = I),
+    rationalised when b < 0 (then lam + gamma < 1, and ``scale`` must be 1). A scale >= max(lam, gamma)
+    keeps everything finite for lam, gamma up to the largest float, where kappa itself overflows."""
+    b = lam / scale + gamma / scale - 1.0 / scale
+    r = np.hypot(b, 2.0 * np.sqrt(lam / scale) / np.sqrt(scale))  # sqrt(b^2 + 4 lam/scale^2), no overflow
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # the branch not taken may overflow
         return np.where(b >= 0, 0.5 * (b + r), np.where(lam > 0, 2.0 * lam / (r - b), 0.0))
 
 
@@ -164,9 +162,10 @@ def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> tuple[np.ndarray,
     """(kappa, columns <t>, <t u>, <t^2> at kappa): the root kappa > 0 of 1 - lam/kappa = gamma <s/(s+kappa)>
     at every point of the 1-D arrays gamma, lam (each with lam > 0 or gamma_eff > 1).
 
-    Halley's method in x = log(kappa/<s>) on h = 1 - lam/kappa - gamma <t>, h' = lam/kappa + gamma <t u>,
-    h'' = -lam/kappa + gamma <t u (t - u)>; the equivalent form h = gamma <u> - lam/kappa - (gamma_eff - 1)
-    is used where it is the more accurate one (near gamma_eff = 1, small lam). A step leaving the current
+    Halley's method in x = log(kappa/k_ref) (k_ref the geometric mean of the initial bracket) on
+    h = 1 - lam/kappa - gamma <t>, h' = lam/kappa + gamma <t u>, h'' = -lam/kappa + gamma <t u (t - u)>;
+    the equivalent form h = gamma <u> - lam/kappa - (gamma_eff - 1) is used where it is the more accurate
+    one (near gamma_eff = 1, small lam). A step leaving the current
     bracket (initially [lam, 2 (lam + gamma <s>)], for lam = 0 [s_min (gamma_eff - 1)/2, 2 gamma <s>]) is
     replaced by log-bisection. A point is done when h is at roundoff level or the step is below _STEP_TOL
     (the evaluated kappa and its sums are kept), or when the step dx is below _TAYLOR: then the Halley
@@ -180,8 +179,11 @@ def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> tuple[np.ndarray,
     if m.s.size > _DIRECT:
         start = _solve(gamma, lam, m.coarse())[0]
     else:
-        start = m.mean * _isotropic_kappa(gamma, lam / m.mean)
+        with np.errstate(over="ignore", invalid="ignore"):  # lam/<s> may overflow on a scaled measure
+            start = m.mean * _isotropic_kappa(gamma, lam / m.mean)
+        start = np.where(np.isfinite(start), start, hi)
     k = np.clip(start, lo, hi)
+    ref = np.sqrt(lo) * np.sqrt(hi)  # x = log(kappa/ref): kappa/ref stays finite even where lam/<s> is not
     moments = np.empty((k.size, 3))
     active = np.arange(k.size)
     for _ in range(_MAX_ITER):
@@ -195,7 +197,8 @@ def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> tuple[np.ndarray,
         d2h = g * (2.0 * ttu - tu) - ratio
         lo[active] = np.where(h < 0, kk, lo[active])
         hi[active] = np.where(h > 0, kk, hi[active])
-        x, a, b = np.log(kk / m.mean), np.log(lo[active] / m.mean), np.log(hi[active] / m.mean)
+        r = ref[active]
+        x, a, b = np.log(kk / r), np.log(lo[active] / r), np.log(hi[active] / r)
         newton = h / dh
         step = newton / (1.0 - np.clip(0.5 * newton * d2h / dh, -0.5, 0.5))  # Halley, correction limited
         new = x - step
@@ -205,7 +208,7 @@ def _solve(gamma: np.ndarray, lam: np.ndarray, m: _Measure) -> tuple[np.ndarray,
         close = inside & (np.abs(step) <= _TAYLOR) & ~done
         dx = np.where(close, -step, 0.0)
         moments[active] = np.column_stack([t - dx * tu, tu + dx * (2.0 * ttu - tu), tt - 2.0 * dx * ttu])
-        k[active] = np.where(done, kk, m.mean * np.exp(np.where(inside, new, 0.5 * (a + b))))
+        k[active] = np.where(done, kk, r * np.exp(np.where(inside, new, 0.5 * (a + b))))
         active = active[~(done | close)]
         if active.size == 0:
             return k, moments
@@ -221,29 +224,63 @@ def _grid(model: Ridge) -> tuple[tuple[int, ...], list[np.ndarray]]:
 
 
 def _isotropic(gamma, lam, r2, sigma2) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Closed forms for Sigma = I (valid for lam > 0 and for lam = 0, gamma != 1)."""
-    k = _isotropic_kappa(gamma, lam)
+    """Closed forms for Sigma = I (valid for lam > 0 and for lam = 0, gamma != 1). Numerator and
+    denominator are divided by c^2, c = max(1, kappa), so that huge lam or gamma (kappa up to 1e308) give
+    the limits bias -> r2, variance -> 0 instead of inf/inf."""
+    scale = np.maximum(1.0, np.maximum(lam, gamma))
+    ks = _isotropic_kappa(gamma, lam, scale)  # kappa/scale
+    with np.errstate(over="ignore"):
+        k = ks * scale  # +inf beyond the float range; every metric below uses only finite ratios
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(lam > 0, lam / k, 0.0)
-    d = (1.0 + k) ** 2 * ratio + gamma * k  # = (1 + k)^2 - gamma, cancellation-free
+        ratio = np.where(lam > 0, (lam / scale) / ks, 0.0)
+        big = k >= 1.0
+        kc, ic = np.where(big, 1.0, k), np.where(big, 1.0 / k, 1.0)  # kappa/c and 1/c, c = max(kappa, 1)
+        gic = np.where(big, (gamma / scale) / ks, gamma)  # gamma/c
+    d = (ic + kc) ** 2 * ratio + gic * kc  # = ((1 + k)^2 - gamma)/c^2, cancellation-free
     with np.errstate(divide="ignore", invalid="ignore"):
-        bias = r2 * k * k / d
-        var = sigma2 * gamma / d
-        norm2 = r2 * (ratio + gamma * k / (1.0 + k)) / d + sigma2 * gamma / d
+        bias = r2 * kc * kc / d
+        var = sigma2 * gic * ic / d
+        norm2 = (r2 * (ratio * ic + gic * (kc / (ic + kc))) + sigma2 * gic) * ic / d
     return k, {"bias": bias, "variance": var, "norm2": norm2, "ratio": ratio}
 
 
+_HUGE = 1e300  # lam or gamma <s> above this: the problem is solved on the spectrum scaled by 2^-_SHIFT
+_SHIFT = 1000
+
+
 def _general(gamma, lam, r2, sigma2, m: _Measure) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Deterministic equivalent at the points with lam > 0 or gamma_eff > 1."""
+    """Deterministic equivalent at the points with lam > 0 or gamma_eff > 1. Where lam or gamma <s>
+    exceeds _HUGE (kappa near the float limit) it uses the scaling identity (s, lam, kappa) -> (s, lam,
+    kappa)/c, c = 2^_SHIFT (exact): t and u are unchanged, bias and kappa scale by c, the noise part of
+    norm2 by 1/c; so bias -> r2 <q s> and variance -> 0 as lam -> inf without overflow."""
+    with np.errstate(over="ignore"):
+        huge = (lam > _HUGE) | (gamma * m.mean > _HUGE)
+    if not huge.any():
+        return _deterministic(gamma, lam, r2, sigma2, m, 1.0)
+    k = np.empty_like(gamma)
+    out = {name: np.empty_like(gamma) for name in ("bias", "variance", "norm2", "ratio")}
+    scaled = _Measure(np.ldexp(m.s, -_SHIFT), m.w, m.q)
+    for sel, measure, c in ((~huge, m, 1.0), (huge, scaled, np.ldexp(1.0, _SHIFT))):
+        if sel.any():
+            lam_sel = lam[sel] if c == 1.0 else np.ldexp(lam[sel], -_SHIFT)
+            k[sel], part = _deterministic(gamma[sel], lam_sel, r2[sel], sigma2[sel], measure, c)
+            for name in out:
+                out[name][sel] = part[name]
+    return k, out
+
+
+def _deterministic(gamma, lam, r2, sigma2, m: _Measure, c: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The metrics from the root kappa of the measure m (the true spectrum divided by c, lam divided by c)."""
     k, moments = _solve(gamma, lam, m)
     t, tu, tt = moments.T
     tq, tuq, ttq = (t, tu, tt) if m.q is None else _sums(k, m.s, m.w * m.q)[:, [0, 2, 3]].T  # <q ...>
     ratio = lam / k
     d = ratio + gamma * tu
-    bias = r2 * k * tuq / d
+    bias = r2 * k * tuq / d * c
     var = sigma2 * gamma * tt / d
-    norm2 = r2 * (ratio * ttq + gamma * tu * tq) / d + sigma2 * gamma * (tu / k) / d
-    return k, {"bias": bias, "variance": var, "norm2": norm2, "ratio": ratio}
+    norm2 = r2 * (ratio * ttq + gamma * tu * tq) / d + sigma2 * gamma * (tu / k) / d / c
+    with np.errstate(over="ignore"):
+        return k * c, {"bias": bias, "variance": var, "norm2": norm2, "ratio": ratio}
 
 
 def _evaluate(model: Ridge, q: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -251,14 +288,15 @@ def _evaluate(model: Ridge, q: np.ndarray | None = None) -> tuple[np.ndarray, di
     shape, (gamma, lam, r2, sigma2) = _grid(model)
     m = _Measure.of(model.spectrum, q)
     ge = gamma * m.fplus
-    smooth = (lam > 0) | (ge > 1)
+    below = ge < 1.0 - _GE_TOL  # ridgeless with kappa = 0; |gamma_eff - 1| <= _GE_TOL is the singularity
+    smooth = (lam > 0) | (ge > 1.0 + _GE_TOL)
     k = np.zeros_like(gamma)
     bias = np.zeros_like(gamma)
-    ratio = np.where(ge < 1, 1.0 - ge, 0.0)  # lam/kappa in the ridgeless limit
+    ratio = np.where(below, 1.0 - ge, 0.0)  # lam/kappa in the ridgeless limit
     signal_ridgeless = r2 * m.signal
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(ge < 1, sigma2 * ge / (1.0 - ge), np.where(sigma2 > 0, np.inf, 0.0))
-        noise_norm = np.where(ge < 1, sigma2 * gamma * (m.w @ (1.0 / m.s)) / (1.0 - ge),
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # only the branch taken is used
+        var = np.where(below, sigma2 * ge / (1.0 - ge), np.where(sigma2 > 0, np.inf, 0.0))
+        noise_norm = np.where(below, sigma2 * gamma * (m.w @ (1.0 / m.s)) / (1.0 - ge),
                               np.where(sigma2 > 0, np.inf, 0.0))
     norm2 = signal_ridgeless + noise_norm
     if smooth.any():

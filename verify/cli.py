@@ -1,45 +1,76 @@
-"""The ``overparam`` command line: a thin shell over the Python API (INTERFACE.md).
+"""The ``overparam`` command line: a thin shell over the Python API.
 
     overparam list
     overparam curve MODEL [--PARAM VALUES]... [--format table|csv|json] [--out FILE]
     overparam simulate MODEL [--PARAM VALUES]... --n N --reps R [--seed S] [--jobs J] [--format ...]
                       [--out FILE] [--store PATH] [--no-store] [--scheduler ADDRESS] [--extrapolate]
     overparam store list|show|export|clear [MODEL]... [--store PATH] [--format ...] [--out FILE]
-    overparam check [MODEL]... [--full]
-    overparam figure NAME --out DIR
+    overparam check [MODEL]... [--full] [--format table|csv|json] [--out FILE] [--store PATH] [--jobs J]
+    overparam figure NAME|all --out DIR [--width single|double]
 
 VALUES is a number, a comma list or an inclusive range start:stop:count; several gridded parameters give
-their Cartesian product. Exit codes: 0 success, 1 a check failed (or a solver failed), 2 bad input (one
-line on stderr naming the parameter and its valid range).
+their Cartesian product. Exit codes (:data:`EXIT_CODES`): 0 success; 1 a check failed; 2 bad input (one
+line on stderr naming the parameter and its valid range); 3 a solver did not converge (residual and
+iterations) or an internal error (one line; ``--debug`` shows the traceback); 130 interrupted; 141 the
+reader of the output went away (``| head``).
+
+Imports are kept lazy so that ``--help``, ``list`` and ``curve`` start fast: scipy.stats only in ``check``,
+matplotlib only when a figure is drawn, numba and the simulators only when simulating, Dask only with
+``--scheduler``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import json
 import math
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from overparam import __version__
-from overparam.errors import ConvergenceError, OverparamError, ParameterError, StoreError
+from overparam.errors import ConvergenceError, OverparamError, ParameterError
 from overparam.models import Model
 
-from . import check as check_mod
 from . import registry, runner
+
+
+#: Default number of worker processes of ``check`` (one per core, at most this many).
+CHECK_MAX_JOBS = 8
 
 
 class UsageError(ValueError):
     """Malformed command line (exit 2)."""
 
 
+EXIT_CODES = """exit codes:
+  0    success
+  1    a check failed (`overparam check`)
+  2    bad input: one line naming the parameter and its valid range
+  3    a solver did not converge (residual, iterations) or an internal error (--debug: traceback)
+  130  interrupted (Ctrl-C or SIGTERM; finished replicates are kept in the store)
+  141  the output pipe was closed (e.g. `| head`)"""
+
+VALUES_HELP = """VALUES (every numeric --PARAM): one number `0.5`, a comma list `0,0.1,1` or an inclusive linear
+range `start:stop:count` (`0.1:10:400`); several gridded parameters give their Cartesian product.
+Categorical parameters take one value or a comma list."""
+
+#: Largest accepted --seed (the results store keeps seeds as signed 64-bit integers).
+MAX_SEED = 2**63 - 1
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit 2) instead of a usage dump."""
+
+    verbs: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -133,12 +164,14 @@ def emit(text: str, out: str | None) -> None:
 
 # ------------------------------------------------------------------------------------- options
 def _run_options(args: argparse.Namespace) -> runner.RunOptions:
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ParameterError("seed", args.seed, f"an integer in [0, {MAX_SEED}]")
     if getattr(args, "jobs", 1) < 1:
         raise ParameterError("jobs", args.jobs, "an integer >= 1")
     store = None
-    if not args.no_store:
+    if not args.no_store:  # `check` judges fresh simulations: a throw-away store unless --store is given
         from . import store as store_mod
-        store = args.store or store_mod.default_path()
+        store = args.store or (None if args.command == "check" else store_mod.default_path())
     return runner.RunOptions(seed=args.seed, jobs=args.jobs, store=store, scheduler=args.scheduler,
                              progress=sys.stderr.isatty())
 
@@ -171,16 +204,37 @@ def cmd_list(args: argparse.Namespace) -> int:
     lines = []
     for fam in registry.families().values():
         for e in fam.models:
-            m = e.model
-            lines.append(f"{m.NAME}  (family {fam.name}; simulate {m.SIZE_DOC})")
-            for k, spec in m.params().items():
-                doc = spec.doc if spec.categorical else f"{spec.valid_text()}  {spec.doc}"
-                lines.append(f"  --{k:<14} default {spec.default!s:<16} {doc}")
-            lines.append("  metrics: " + ", ".join(m.METRICS))
+            lines += model_help(e, fam.name)
     lines.append("figures:")
     lines += [f"  {f.name:<22} {f.doc}" for f in registry.figures().values()]
     print("\n".join(lines))
     return 0
+
+
+def model_help(entry: registry.ModelEntry, family: str = "") -> list[str]:
+    """Lines describing one model: simulation size, parameters (range, default, meaning) and metrics."""
+    m = entry.model
+    where = f"family {family}; " if family else ""
+    sim = f"simulate {m.SIZE_DOC}" if entry.replicate is not None else "theory only: no simulator"
+    lines = [f"{m.NAME}  ({where}{sim})"]
+    for k, spec in m.params().items():
+        doc = spec.doc if spec.categorical else f"{spec.valid_text()}  {spec.doc}"
+        lines.append(f"  --{k:<14} default {spec.default!s:<16} {doc}")
+    lines.append("  metrics:")
+    lines += [f"    {k:<24} {m.METRIC_DOCS.get(k, '')}".rstrip() for k in m.METRICS]
+    return lines
+
+
+def _model_usage(verb: str, model: str | None) -> str:
+    """``overparam curve|simulate [MODEL] --help``: the models (or one model's parameters) and VALUES."""
+    sub = build_parser().verbs[verb]
+    if model is None:
+        listing = "\n".join(f"  {name:<20} --{', --'.join(e.model.params())}"
+                            for name, e in registry.models().items() if verb == "curve" or e.replicate)
+        return (f"{sub.format_help()}\nmodels and their parameters (`overparam {verb} MODEL --help` for "
+                f"ranges, defaults and metric definitions):\n{listing}")
+    entry = registry.model_entry(model)
+    return "\n".join([*model_help(entry), "", sub.format_help()])
 
 
 def cmd_curve(args: argparse.Namespace, extra: list[str]) -> int:
@@ -192,23 +246,89 @@ def cmd_curve(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _size_option(entry: registry.ModelEntry, args: argparse.Namespace) -> str | None:
+    """The simulation size text of --n or --d, whichever the model takes (the other is refused)."""
+    flag = entry.model.SIZE_FLAG
+    other = "d" if flag == "n" else "n"
+    if getattr(args, other) is not None:
+        raise ParameterError(other, getattr(args, other), f"omitted: {entry.name} takes --{flag} "
+                             f"({entry.model.SIZE_DOC})")
+    return getattr(args, flag)
+
+
+def _listed(spec: Model) -> bool:
+    """Does the specification carry a listed spectrum (power-law, file) that fixes the dimension p?"""
+    return getattr(getattr(spec, "spectrum", None), "eigenvalues", None) is not None
+
+
+def _check_listed_size(point: Model, n: int | None) -> None:
+    """A listed spectrum fixes p, so n = round(p/gamma): --n may be omitted, and a different --n is
+    refused rather than silently ignored."""
+    if n is not None and _listed(point) and point.sizes(n)["n"] != n:
+        raise ParameterError("n", n, f"omitted or {point.sizes(n)['n']}: spectrum {point.spectrum.label} fixes "
+                             f"p = {point.sizes(n)['p']}, and n = round(p/gamma) at gamma = {point.gamma:g}")
+
+
+def _available_memory() -> float:
+    """Bytes of memory available to new allocations (MemAvailable on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def check_memory(point: Model, sizes: dict[str, int], jobs: int, flag: str, n: int | None) -> None:
+    """Refuse (exit 2) a simulation whose replicates would not fit in memory, before it starts."""
+    need, have = point.memory(sizes) * jobs, _available_memory()
+    if need > have:
+        dims = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+        name, value = (flag, n) if n is not None else ("spectrum", point.spectrum.label)  # listed spectrum
+        raise ParameterError(name, value, f"small enough to fit in memory: {point.NAME} at {dims} needs about "
+                             f"{_bytes(need)} with {jobs} job(s), {_bytes(have)} available")
+
+
+def _bytes(x: float) -> str:
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"):
+        if x < 1000:
+            break
+        x /= 1000
+    return f"{x:.3g} {unit}"
+
+
 def cmd_simulate(args: argparse.Namespace, extra: list[str]) -> int:
     entry = registry.model_entry(args.model)
-    size_text = args.n if args.n is not None else args.d
-    if size_text is None:
-        raise ParameterError("n", "(missing)", f"given: {entry.model.SIZE_DOC}")
+    if entry.replicate is None:
+        with_sim = ", ".join(name for name, e in registry.models().items() if e.replicate is not None)
+        raise ParameterError("MODEL", entry.name, f"a model with a finite-size simulator ({with_sim}); "
+                             f"{entry.name} is a limit only: use `overparam curve {entry.name}`")
+    flag = entry.model.SIZE_FLAG
+    size_text = _size_option(entry, args)
     if args.reps is None:
         raise ParameterError("reps", "(missing)", "an integer >= 1")
     options = _run_options(args)
     values = parse_params(entry.model, extra)
+    specs = grid_models(entry.model, values)
+    if size_text is None and not all(_listed(spec) for spec in specs):
+        raise ParameterError(flag, "(missing)", f"given: {entry.model.SIZE_DOC}")
+    ns = [None] if size_text is None else _sizes(size_text, flag)
+    for n in ns:
+        for spec in specs:
+            for group in runner.groups(entry, spec, n):
+                _check_listed_size(group.model, n)
+                check_memory(group.model, group.sizes, options.jobs, flag, n)
     if args.extrapolate:
-        ns = _sizes(size_text, "n" if args.n is not None else "d")
-        emit(render(extrapolate_records(entry, values, ns, args.reps, options), args.format), args.out)
+        ns_given = [n for n in ns if n is not None]
+        emit(render(extrapolate_records(entry, values, ns_given, args.reps, options), args.format), args.out)
         return 0
-    records = []
-    for n in _sizes(size_text, "n" if args.n is not None else "d"):
-        for spec in grid_models(entry.model, values):
-            records += runner.run(entry, spec, n, args.reps, options)
+    records = [rec for n in ns for spec in specs for rec in runner.run(entry, spec, n, args.reps, options)]
     emit(render(records, args.format), args.out)
     return 0
 
@@ -217,19 +337,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     fams = registry.families()
     chosen = [registry.family_of(name) for name in args.models] if args.models else list(fams.values())
     chosen = list({f.name: f for f in chosen}.values())
-    rows, ok, seconds = check_mod.timed_check(chosen, args.full, _run_options(args))
-    print(check_mod.format_rows(rows))
-    print(check_mod.summary(rows, seconds))
+    if args.jobs is None:  # check uses every core unless told otherwise
+        args.jobs = min(os.cpu_count() or 1, CHECK_MAX_JOBS)
+    # a fresh temporary store unless --store is given (never the default persistent store)
+    options = dataclasses.replace(_run_options(args), store=args.store)
+    from . import check as check_mod
+
+    rows, ok, seconds = check_mod.timed_check(chosen, args.full, options)
+    emit(check_mod.FORMATS[args.format](rows), args.out)
+    print(check_mod.summary(rows, seconds), file=sys.stderr if args.format != "table" or args.out else sys.stdout)
     return 0 if ok else 1
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
-    figs = registry.figures()
-    if args.name not in figs:
-        raise ParameterError("NAME", args.name, "one of " + ", ".join(figs))
-    png = figs[args.name].draw(Path(args.out), _run_options(args))
-    for suffix in (".png", ".pdf", ".csv"):
-        print(png.with_suffix(suffix))
+    from .api import draw_figures
+
+    for png in draw_figures(args.name, args.out, args.width, False, _run_options(args)):
+        for suffix in (".png", ".pdf", ".csv", ".txt"):
+            print(png.with_suffix(suffix))
     return 0
 
 
@@ -243,7 +368,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     path = Path(args.store).expanduser() if args.store else store_mod.default_path()
     if not path.exists():
         if args.action == "export":
-            raise StoreError(f"no results store at {path}")
+            raise store_mod.StorePathError(path, "there is no results store there")
         print(f"no results store at {path}")
         return 0
     with store_mod.Store(path) as st:
@@ -274,6 +399,9 @@ def extrapolate_records(entry: registry.ModelEntry, values: dict[str, list], ns:
 
     if len(ns) < 2:
         raise ParameterError("n", ",".join(map(str, ns)), "two or more sizes (a comma list) with --extrapolate")
+    if reps < 2:
+        raise ParameterError("reps", reps, "an integer >= 2 with --extrapolate (the fit weighs each size by its "
+                             "standard error)")
     out = []
     for spec in grid_models(entry.model, values):
         runs = [runner.run(entry, spec, n, reps, options) for n in ns]
@@ -282,8 +410,8 @@ def extrapolate_records(entry: registry.ModelEntry, values: dict[str, list], ns:
             rec.update(sizes=",".join(map(str, ns)), reps=reps, seed=options.seed)
             for metric in (m for m in runs[0][i] if m + "_se" in runs[0][i]):
                 mean = np.array([r[i][metric] for r in runs])
-                se = stats.effective_se([r[i][metric + "_se"] for r in runs], mean)
-                ok = np.isfinite(mean)
+                se = np.array([r[i][metric + "_se"] for r in runs])
+                ok = np.isfinite(mean) & np.isfinite(se)
                 a, se_a, b = (stats.fit_inverse_n(np.array(ns)[ok], mean[ok], se[ok])[:3] if ok.sum() >= 2
                               else (math.nan, math.nan, math.nan))
                 rec.update({metric: a, metric + "_se": se_a, metric + "_slope": b,
@@ -292,8 +420,23 @@ def extrapolate_records(entry: registry.ModelEntry, values: dict[str, list], ns:
     return out
 
 
+class _IntermixedParser(_Parser):
+    """A subcommand parser whose positionals may come before and after its options
+    (``store export --out r.csv ridge``)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        if getattr(self, "_mixing", False):  # parse_known_intermixed_args calls back in here
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
 def _add_store_parser(sub: Any) -> None:
     p = sub.add_parser("store", allow_abbrev=False, help="list, show, export or clear stored replicates")
+    p.__class__ = _IntermixedParser
     p.add_argument("action", choices=("list", "show", "export", "clear"),
                    help="list: points and replicate counts; show: means and standard errors; "
                         "export: every replicate to --out FILE.csv|.parquet; clear: delete")
@@ -302,19 +445,35 @@ def _add_store_parser(sub: Any) -> None:
     _add_output(p)
 
 
+def _add_model_verb(sub: Any, verb: str, summary: str, usage: str) -> argparse.ArgumentParser:
+    """``curve``/``simulate``: MODEL plus --PARAM VALUES pairs; ``--help`` lists the models, and with MODEL
+    that model's parameters and metric definitions (:func:`_model_usage`)."""
+    p = sub.add_parser(verb, allow_abbrev=False, add_help=False, epilog=VALUES_HELP, help=summary,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       usage=f"overparam {verb} MODEL [--PARAM VALUES]... {usage}")
+    p.add_argument("-h", "--help", action="store_true", help="models; with MODEL: its parameters and metrics")
+    p.add_argument("model", nargs="?")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="overparam", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = _Parser(prog="overparam", description="Exact asymptotic risk curves of overparameterized "
+                     "learning, checked against simulation.", epilog=f"{VALUES_HELP}\n\n{EXIT_CODES}",
+                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"overparam {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.verbs = sub.choices  # verb -> its parser (for `curve|simulate [MODEL] --help`)
     sub.add_parser("list", allow_abbrev=False, help="models, parameters (range, default), metrics and figures")
-    p = sub.add_parser("curve", allow_abbrev=False, help="asymptotic theory on a parameter grid")
-    p.add_argument("model")
+    p = _add_model_verb(sub, "curve", "asymptotic theory (n, p -> infinity) on a parameter grid",
+                        "[--format table|csv|json] [--out FILE]")
     _add_output(p)
-    p = sub.add_parser("simulate", allow_abbrev=False, help="finite-size Monte Carlo: means and standard errors")
-    p.add_argument("model")
-    p.add_argument("--n", default=None, help="size (samples; matrix or input dimension where documented)")
-    p.add_argument("--d", default=None, help="input dimension (random-features)")
-    p.add_argument("--reps", type=int, default=None)
+    p = _add_model_verb(sub, "simulate", "finite-size Monte Carlo: means and standard errors",
+                        "--n N --reps R [options]")
+    p.add_argument("--n", default=None, help="simulation size: samples n (the matrix size or input dimension "
+                   "where the model says so); a comma list for several sizes")
+    p.add_argument("--d", default=None, help="input dimension d (random-features, instead of --n)")
+    p.add_argument("--reps", type=int, default=None, help="replicates per point")
     p.add_argument("--extrapolate", action="store_true",
                    help="with several --n: fit a + b/n per metric, report a +- se beside the theory")
     _add_output(p)
@@ -322,37 +481,92 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", allow_abbrev=False, help="theory vs simulation verdict table; exit 1 on a failed check")
     p.add_argument("models", nargs="*", help="families or models (default: all)")
     p.add_argument("--full", action="store_true", help="the larger scenario set")
+    _add_output(p)
     _add_run_options(p)
+    p.set_defaults(jobs=None)  # default: every core (up to CHECK_MAX_JOBS)
     _add_store_parser(sub)
-    p = sub.add_parser("figure", allow_abbrev=False, help="write NAME.png, NAME.pdf, NAME.csv")
-    p.add_argument("name")
-    p.add_argument("--out", required=True)
+    p = sub.add_parser("explore", allow_abbrev=False,
+                       help="interactive explorer: a local web page with live theory curves (extra: .[explore])")
+    p.add_argument("model", nargs="?", help="model shown first (default: the first registered)")
+    p.add_argument("--port", type=int, default=5006, help="port on 127.0.0.1 (0: any free port; default 5006)")
+    p.add_argument("--no-browser", action="store_true", help="only print the address")
+    p.add_argument("--store", default=None, help="results store of the simulation overlays (default: see README)")
+    p = sub.add_parser("cite", allow_abbrev=False, help="BibTeX of the papers a model implements")
+    p.add_argument("model")
+    p = sub.add_parser("figure", allow_abbrev=False,
+                       help="write NAME.png, NAME.pdf, NAME.csv (tidy data) and NAME.txt (caption)")
+    p.add_argument("name", help="a figure of `overparam list`, or `all`")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--width", choices=("single", "double"), default=None,
+                   help="journal column width: single (3.4 in) or double (7 in); default: the figure's own")
     _add_run_options(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command; returns the exit code (module docstring, ``EXIT_CODES``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # accepted anywhere on the line
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and args.command not in ("curve", "simulate"):
-            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `overparam {args.command} --help`)")
-        if args.command == "list":
-            return cmd_list(args)
-        if args.command == "store":
-            return cmd_store(args)
-        if args.command in ("curve", "simulate"):
-            return (cmd_curve if args.command == "curve" else cmd_simulate)(args, extra)
-        return cmd_check(args) if args.command == "check" else cmd_figure(args)
-    except (ValueError, StoreError) as exc:
-        print(f"overparam: error: {exc}".splitlines()[0], file=sys.stderr)
-        return 2
-    except (ConvergenceError, OverparamError) as exc:
-        print(f"overparam: error: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
+        return _dispatch([a for a in argv if a != "--debug"])
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (ParameterError, UsageError) as exc:  # a bad --store path is a ParameterError (StorePathError)
+        return _fail(exc, 2)
+    except ConvergenceError as exc:
+        return _fail(exc, 3)
     except KeyboardInterrupt:
         print("overparam: interrupted (finished replicates are kept in the store)", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - any other failure is internal: one line, exit 3
+        if debug:
+            traceback.print_exc()
+        kind = "" if isinstance(exc, OverparamError) else f"internal error: {type(exc).__name__}: "
+        return _fail(f"{kind}{exc}" + ("" if debug else " (--debug shows the traceback)"), 3)
+
+
+def _fail(exc: object, code: int) -> int:
+    print((f"overparam: error: {exc}".splitlines() or [""])[0], file=sys.stderr)
+    return code
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Serve the interactive explorer on 127.0.0.1 until interrupted (:mod:`overparam.verify.explore`)."""
+    from . import explore
+    from . import store as store_mod
+
+    if not 0 <= args.port <= 65535:
+        raise ParameterError("port", args.port, "an integer in [0, 65535]")
+    explore.serve(args.model, args.port, not args.no_browser, args.store or store_mod.default_path(),
+                  announce=lambda url: print(f"overparam explorer at {url} (Ctrl-C stops it)", flush=True))
+    return 0
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "help", False):
+        print(_model_usage(args.command, args.model))
+        return 0
+    if args.command in ("curve", "simulate") and args.model is None:
+        raise UsageError(f"MODEL is missing (see `overparam {args.command} --help`)")
+    if extra and args.command not in ("curve", "simulate"):
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `overparam {args.command} --help`)")
+    if args.command == "explore":
+        return cmd_explore(args)
+    if args.command == "cite":
+        from . import cite
+        print(cite.cite(args.model))
+        return 0
+    if args.command == "list":
+        return cmd_list(args)
+    if args.command == "store":
+        return cmd_store(args)
+    if args.command in ("curve", "simulate"):
+        return (cmd_curve if args.command == "curve" else cmd_simulate)(args, extra)
+    return cmd_check(args) if args.command == "check" else cmd_figure(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,5 @@
 """Theory of the BBP family: closed forms, exact special cases, independent quadrature and the reference
-values of formulas/bbp.md (sections A6, B6, C6, D6)."""
+values of the bbp family notes (sections A6, B6, C6, D6)."""
 import math
 
 import mpmath
@@ -237,12 +237,48 @@ def test_large_width_reduces_to_spectral_method():
     assert set(tab["transition"]) == {"discontinuous"}
 
 
-def test_interpolant_matches_direct_quadrature():
-    quad = bbp._HessianQuadrature(1, 1, 0.3)
-    u = np.linspace(0, 1, 301)
-    fast, direct = quad.interpolant()(u), quad.moments(u)
-    for k in direct:
-        np.testing.assert_allclose(fast[k], direct[k], atol=1e-10)
+@pytest.mark.parametrize("a", [1e-3, 1e-8])
+def test_small_a_tends_to_the_exact_a0_limit(a):
+    """a -> 0 is a regular limit (every root stays inside (0, 1)). In polar variables t = q + p* y ~ chi2_{p+p*},
+    B = q/t ~ Beta(p/2, p*/2), at a = 0 r_par = (2/p)(3B/p - (1-B)/p*)/((1-u)(1-B)/p* + 3uB/p); for
+    p = p* = 1 at u = 1/4 the denominator is 3/4 for every B, so R1 = 8/3, R2 = 64/3, Ry = -8/3 exactly:
+    2 Ry + u R2 = 0, i.e. u_c = 1/4, alpha_bbp -> 4/(u_c^2 R2) = 3 and the edge at threshold z(u_c) -> 0.
+    Values at a = 0.03, 0.01, 0.003 (the former solver): 2.6306, 2.8508, 2.9456."""
+    r = bbp.hessian_init(HessianInit(p_star=1, p=1, a=a, alpha=np.array([1.0, 3.0])))
+    assert r["transition"][0] == "continuous"
+    if a < 1e-6:
+        assert float(r["alpha_bbp"][0]) == pytest.approx(3.0, abs=1e-5)
+        assert abs(float(r["min_eigenvalue"][1])) < 1e-4 and float(r["overlap_sq"][1]) < 1e-4
+    else:
+        assert 2.9456 < float(r["alpha_bbp"][0]) < 3.0
+    m = bbp._HessianQuadrature(1, 1, 1e-14).moments(0.25)
+    for key, want in (("R1", 8 / 3), ("R2", 64 / 3), ("Ry", -8 / 3)):
+        assert float(m[key]) == pytest.approx(want, rel=1e-5), key
+
+
+def _polar_moments(u: float, a: float) -> dict:
+    """p = p* = 1 by nested adaptive quad in (B, t), the t-integral split at the pole scale a/D."""
+    def inner(b, key):
+        d = (1 - u) * (1 - b) + 3 * u * b
+
+        def g(t):
+            r = 2 * (4 * b - 1) * t / (a + t * d)
+            y = t * (1 - b)
+            return math.exp(-t / 2) / 2 * {"R1": r, "R2": r * r, "Ry": (y - 1) * r, "R2y": y * r * r}[key]
+        cut = min(1.0, 10 * a / d)
+        pieces = ((0, cut), (cut, 1), (1, 80))
+        return sum(integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-12, limit=200)[0] for lo, hi in pieces) / (
+            math.pi * math.sqrt(b * (1 - b)))
+    return {k: integrate.quad(inner, 0, 1, args=(k,), epsabs=0, epsrel=1e-11, limit=200)[0]
+            for k in ("R1", "R2", "Ry", "R2y")}
+
+
+@pytest.mark.parametrize("a,u", [(1e-3, 0.25), (1e-3, 0.9), (0.3, 0.6)])
+def test_moments_against_adaptive_quadrature(a, u):
+    """The polar rule against nested adaptive quadrature (the former Cartesian rule erred by 1e-7 at a = 1e-3)."""
+    got = bbp._HessianQuadrature(1, 1, a).moments(u)
+    for key, want in _polar_moments(u, a).items():
+        assert float(got[key]) == pytest.approx(want, rel=1e-9), key
 
 
 def test_dispatch():

@@ -7,7 +7,7 @@ from overparam.errors import ParameterError
 from overparam.models import L1Transition, Lasso
 from overparam.theory import lasso as T
 
-# formulas/lasso.md section 6 (eps = 0.2, sigma2 = 0.04): prior, delta, lam, mse, tau_star, frac, alpha
+# the lasso family notes section 6 (eps = 0.2, sigma2 = 0.04): prior, delta, lam, mse, tau_star, frac, alpha
 REFERENCE = [
     ("gauss", 0.4, 0.05, 0.0793096835, 0.4881333925, 0.3612173140, 1.0564613010),
     ("gauss", 0.4, 0.3, 0.0796390116, 0.4889760004, 0.2283160403, 1.4294335818),

@@ -8,7 +8,7 @@ from overparam.errors import ParameterError
 from overparam.models import MaxMargin
 from overparam.theory import max_margin as mm
 
-# formulas/max_margin.md Sec. 6 (rows marked (mp) were solved independently with mpmath)
+# the max_margin family notes Sec. 6 (rows marked (mp) were solved independently with mpmath)
 REFERENCE = [
     ("noiseless", 0.8, 0.6654434649, 0.7247620000, 0.2419497076),
     ("noiseless", 3.0, 1.6055846030, 0.4306358282, 0.3582893435),
@@ -219,3 +219,15 @@ def test_shapes_and_grid_equals_points():
 def test_bad_input(kwargs):
     with pytest.raises(ParameterError):
         MaxMargin(**kwargs)
+
+
+@pytest.mark.parametrize("labels", ["noiseless", "flip:0.2", "logistic:2"])
+def test_continuation_on_large_grids_equals_pointwise_solve(labels):
+    """Grids larger than 2 x _KNOTS are solved by continuation from interpolated knots; every point must agree
+    with the bracketed solve of that point alone (to the joint-Newton tolerance)."""
+    psi = np.geomspace(0.6, 8.0, 2 * mm._KNOTS + 7)
+    k_all, rho_all = mm.solve(labels, psi)
+    for i in (0, 5, 17, 30, len(psi) - 1):
+        k_one, rho_one = mm.solve(labels, psi[i:i + 1])
+        assert k_all[i] == pytest.approx(k_one[0], rel=1e-11)
+        assert rho_all[i] == pytest.approx(rho_one[0], rel=1e-11)

@@ -1,5 +1,5 @@
 """Random-features theory: reference values, the independent Gaussian-equivalent route, the complex fixed
-point, special cases and limits of formulas/random_features.md."""
+point, special cases and limits of the random_features family notes."""
 import numpy as np
 import pytest
 
@@ -9,7 +9,7 @@ from overparam.theory import random_features as rf
 
 RELU_Z2 = 0.25 / (0.25 - 1 / (2 * np.pi))  # zeta^2 of relu
 
-# formulas/random_features.md section 6: (act, psi1, psi2, lam, r2, fstar2, sigma2, chi, test, train)
+# the random_features family notes section 6: (act, psi1, psi2, lam, r2, fstar2, sigma2, chi, test, train)
 REFERENCE = [
     ("relu", 0.5, 2, 0, 1, 0, 0.5, -0.174978220764, 1.06663762769, 0.881233665573),
     ("relu", 1.5, 2, 0.01, 1, 0, 0.5, -0.609744940580, 1.19549768034, 0.247200614699),

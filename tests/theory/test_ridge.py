@@ -1,6 +1,6 @@
 """Ridge theory: reference values, closed forms vs the general solver, an independent mpmath evaluation
 (Marchenko-Pastur quadrature and a 30-digit root), limits, identities and the HMRT reductions
-(formulas/ridge.md sections 2-6)."""
+(sections 2-6)."""
 import mpmath as mp
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from overparam.theory import ridge as th
 
 METRICS = th.METRICS
 
-# formulas/ridge.md section 6: spectrum, gamma, lam, r2, sigma2, kappa, excess_risk, bias, variance, train, norm2
+# the ridge family notes section 6: spectrum, gamma, lam, r2, sigma2, kappa, excess_risk, bias, variance, train, norm2
 REFERENCE = [
     ("isotropic", 0.3, 0, 1, 0.5, 0, 0.2142857143, 0, 0.2142857143, 0.35, 1.214285714),
     ("isotropic", 0.75, 0.05, 1, 0.5, 0.1449489743, 0.7060161321, 0.03745747857, 0.6685586535, 0.1435036122, 1.452818867),
@@ -374,3 +374,33 @@ def test_vectorised_long_spectrum_curve(lam):
         want = brentq_metrics(m.spectrum.eigenvalues, gammas[i], lam, 1.0, 0.5)
         for name, v in want.items():
             assert out[name][i] == pytest.approx(v, rel=1e-12, abs=1e-300), (name, gammas[i])
+
+
+@pytest.mark.parametrize("spectrum", ["two-point:1,9", "power-law:1,300"])
+def test_lam_beyond_float_range_gives_the_limits(spectrum):
+    """lam + gamma <s> near the largest float: the lam -> inf limits bias = r2 <s>, variance = 0,
+    train_error = r2 <s> + sigma2 (the isotropic path does this in closed form), no overflow warning."""
+    m = Ridge(gamma=np.array([1e10, 1.0, 3.0]), lam=np.array([1e300, 1e308, 1.7e308]), r2=1.3, sigma2=0.5,
+              spectrum=spectrum)
+    s, w = m.spectrum.atoms, m.spectrum.weights
+    out = th.theory(m)  # warnings are errors for overparam modules
+    np.testing.assert_allclose(out["bias"], 1.3 * (w @ s), rtol=1e-12)
+    np.testing.assert_allclose(out["excess_risk"], 1.3 * (w @ s), rtol=1e-12)
+    np.testing.assert_allclose(out["train_error"], 1.3 * (w @ s) + 0.5, rtol=1e-12)
+    assert np.all(out["variance"] < 1e-290) and np.all(out["norm2"] < 1e-290)
+    np.testing.assert_allclose(th.kappa(m), m.lam, rtol=1e-12)  # kappa = lam + gamma <s> + O(1/lam)
+
+
+def test_gamma_eff_within_rounding_of_one_is_the_singularity():
+    """power-law:0.5,3000 has weights summing to 1 + 2e-16: gamma = 1, lam = 0 is the documented singularity
+    (inf variance, no 'invalid value' warning), while 1e-13 away the risk is finite and ~ sigma2/1e-13."""
+    m = Ridge(gamma=1.0, lam=0.0, sigma2=0.5, spectrum="power-law:0.5,3000")
+    assert m.spectrum.weights.sum() != 1.0  # the rounding this test is about
+    out = th.theory(m)
+    assert np.isinf(out["variance"]) and np.isinf(out["excess_risk"]) and np.isinf(out["norm2"])
+    assert out["bias"] == 0 and out["train_error"] == 0
+    quiet = th.theory(m.replace(sigma2=0.0))
+    assert quiet["excess_risk"] == 0 and quiet["norm2"] == pytest.approx(1.0, rel=1e-14)
+    near = th.theory(m.replace(gamma=np.array([1 - 1e-13, 1 + 1e-13])))
+    assert np.all(np.isfinite(near["variance"]))
+    np.testing.assert_allclose(near["variance"], 0.5e13, rtol=0.01)  # sigma2 / |gamma_eff - 1|
