@@ -1,43 +1,51 @@
-"""BBP benchmarks (standalone: ``python benchmarks/bbp.py``), ours against what a user would otherwise write.
+"""BBP benchmarks (python benchmarks/bbp.py [--quick] [--naive]), rules in benchmarks/timing.py.
 
-1. Top eigenpair of an N = 4000 spiked Wigner matrix: Lanczos (``overparam.simulate.bbp.top_pair``) against
-   ``numpy.linalg.eigh`` of the full matrix.
-2. A 300-point spectral-pr theory curve (luo-alghamdi-lu and mondelli-montanari, alpha in [0.1, 6]): the
-   vectorised solver against a per-point ``scipy.integrate.quad`` + ``brentq`` loop solving the same Lu-Li
-   equations for the same outputs (top_eigenvalue, overlap_sq; ours also returns the threshold). Both
-   reach ~1e-12 (the script prints their largest difference). To damp the load noise of a shared machine,
-   the two are timed back to back in each of ``rounds`` rounds (the loop on every 5th point, scaled to 300)
-   and the script prints the median of the per-round ratios with the median times.
+1. Top eigenpair of an N = 4000 (--quick: 2000) spiked Wigner matrix (theta = 2): ours
+   (``overparam.simulate.bbp.top_pair``, ARPACK Lanczos, tol 1e-12) against the competent alternatives
+   ``scipy.linalg.eigh(subset_by_index=[N-1, N-1])`` (LAPACK, top pair only), ``scipy.sparse.linalg.eigsh``
+   with default settings and ``lobpcg`` (tol 1e-9, random start); the residual ||Y v - lam v|| of each pair
+   is printed beside. "What a naive user runs": the full ``numpy.linalg.eigh`` (--naive; 30-150 s at N = 4000
+   on a busy 2-core machine).
+2. A 300-point spectral-pr theory curve (luo-alghamdi-lu, mondelli-montanari): the vectorised solver against
+   a per-point quad + brentq loop on the same Lu-Li equations (timed on every 5th point, scaled to 300).
+3. Theory curves of the other bbp models: 10 and 1000 points per call (hessian-init: its fixed cost).
 """
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
-from scipy import integrate, optimize
+from scipy import integrate, linalg, optimize
+from scipy.sparse.linalg import eigsh, lobpcg
 
-from overparam.models import SpectralPR
+from timing import interleaved, main, report
+
+from overparam.models import HessianInit, SpectralPR, SpikedCovariance, SpikedWigner
 from overparam.simulate.bbp import top_pair, wigner_matrix
+from overparam.theory import bbp as th
 from overparam.theory.bbp import spectral_pr
 
 
-def _timed(f, repeat: int = 1):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def bench_eigenpair(n: int = 4000) -> None:
+def bench_eigenpair(rounds: int, options) -> None:
+    n, naive = (2000 if options.quick else 4000), options.naive
     rng = np.random.default_rng(0)
     y = wigner_matrix(2.0, n, rng)
-    t_ours, (val, _) = _timed(lambda: top_pair(y, rng), 3)
-    t_eigh, (w, _) = _timed(lambda: np.linalg.eigh(y))
-    print(f"top eigenpair N={n}: ours (Lanczos) {t_ours:.3f} s, numpy.linalg.eigh {t_eigh:.2f} s, "
-          f"ratio {t_eigh / t_ours:.1f}x (|difference| {abs(val - w[-1]):.1e})")
+    x0 = rng.standard_normal((n, 1))
+    contenders = {
+        "ours top_pair (eigsh, tol 1e-12)": lambda: top_pair(y, np.random.default_rng(1)),
+        "scipy.linalg.eigh(subset_by_index=[N-1, N-1])": lambda: (lambda w, v: (w[0], v[:, 0]))(
+            *linalg.eigh(y, subset_by_index=[n - 1, n - 1])),
+        "scipy.sparse.linalg.eigsh(k=1, which='LA')": lambda: (lambda w, v: (w[0], v[:, 0]))(
+            *eigsh(y, k=1, which="LA")),
+        "scipy.sparse.linalg.lobpcg(tol=1e-9)": lambda: (lambda w, v: (w[0], v[:, 0]))(
+            *lobpcg(y, x0, tol=1e-9, maxiter=2000, largest=True)),
+    }
+    if naive:
+        contenders["naive: numpy.linalg.eigh (full)"] = lambda: (lambda w, v: (w[-1], v[:, -1]))(*np.linalg.eigh(y))
+    res = interleaved(contenders, rounds if not naive else 1)
+    rows = {name: (t, f"residual ||Yv - lam v|| {np.linalg.norm(y @ v - lam * v):.1e}")
+            for name, (t, (lam, v)) in res.items()}
+    report(f"top eigenpair, spiked Wigner N = {n}", rows, "ours top_pair (eigsh, tol 1e-12)")
 
 
 def _t(prep: str, alpha: float):
@@ -70,28 +78,39 @@ def _quad_point(prep: str, alpha: float) -> tuple[float, float]:
     return lam * (1 / alpha + e(lambda y: t(y) / (lam - t(y)))), overlap
 
 
-def bench_spectral_curve(prep: str, points: int = 300, stride: int = 5, rounds: int = 5) -> None:
+def bench_spectral_curves(rounds: int, options=None) -> None:
+    for prep in ("luo-alghamdi-lu", "mondelli-montanari"):
+        bench_spectral_curve(prep, rounds)
+
+
+def bench_spectral_curve(prep: str, rounds: int, points: int = 300, stride: int = 5) -> None:
     alpha = np.linspace(0.1, 6, points)
     model, sub = SpectralPR(alpha=alpha, preprocessing=prep), alpha[::stride]
-    ours = spectral_pr(model)  # warm-up (imports, caches)
-    loop = np.array([_quad_point(prep, a) for a in sub])
+    res = interleaved({"ours spectral_pr (vectorised)": lambda: spectral_pr(model),
+                       f"quad + brentq per point ({sub.size} points)": lambda: np.array([_quad_point(prep, a)
+                                                                                          for a in sub])}, rounds)
+    ours, loop = res["ours spectral_pr (vectorised)"][1], res[f"quad + brentq per point ({sub.size} points)"][1]
     diff = max(np.max(np.abs(loop[:, 0] - ours["top_eigenvalue"][::stride])),
                np.max(np.abs(loop[:, 1] - ours["overlap_sq"][::stride])))
-    times = []
-    for _ in range(rounds):
-        t_ours, _ = _timed(lambda: spectral_pr(model))
-        t_loop, _ = _timed(lambda: [_quad_point(prep, a) for a in sub])
-        times.append((t_ours, t_loop * points / sub.size))
-    t_ours, t_loop = np.median(times, axis=0)
-    ratios = [b / a for a, b in times]
-    print(f"spectral-pr {prep} curve, {points} points: ours {t_ours * 1e3:.1f} ms, quad+brentq loop "
-          f"{t_loop:.2f} s (scaled from {sub.size} points; medians of {rounds} rounds), ratio median "
-          f"{np.median(ratios):.0f}x (range {min(ratios):.0f}-{max(ratios):.0f}x; max |difference| {diff:.1e})")
+    rows = {"ours spectral_pr (vectorised)": (res["ours spectral_pr (vectorised)"][0], ""),
+            f"quad + brentq per point (scaled to {points})": (
+                res[f"quad + brentq per point ({sub.size} points)"][0] * points / sub.size,
+                f"max |difference| {diff:.1e}")}
+    report(f"spectral-pr {prep} curve, {points} points", rows, "ours spectral_pr (vectorised)")
+
+
+def bench_theory(rounds: int, options=None) -> None:
+    grids = {"spiked-wigner": lambda k: SpikedWigner(theta=np.linspace(0, 3, k)),
+             "spiked-covariance": lambda k: SpikedCovariance(ell=np.linspace(1, 5, k)),
+             "spectral-pr mondelli-montanari": lambda k: SpectralPR(alpha=np.linspace(0.5, 5, k),
+                                                                    preprocessing="mondelli-montanari"),
+             "hessian-init": lambda k: HessianInit(alpha=np.linspace(0.5, 5, k))}
+    res = interleaved({f"{name}, {k} points": (lambda g=g, k=k: th.theory(g(k))) for name, g in grids.items()
+                       for k in (10, 1000)}, rounds)
+    report("bbp theory curves (CPU time per call)", {name: (t, "") for name, (t, _) in res.items()},
+           "hessian-init, 10 points")
 
 
 if __name__ == "__main__":
-    import sys
-    if "--no-eigh" not in sys.argv:  # the dense eigh alone takes 30-150 s on a busy 2-core machine
-        bench_eigenpair()
-    for prep in ("luo-alghamdi-lu", "mondelli-montanari"):
-        bench_spectral_curve(prep)
+    main(__doc__, bench_eigenpair, bench_spectral_curves, bench_theory,
+         naive="also time the full numpy.linalg.eigh (30-150 s at N = 4000 on a busy 2-core machine)")

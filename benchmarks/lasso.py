@@ -1,52 +1,93 @@
-"""Benchmarks of the lasso family (python benchmarks/lasso.py): ours vs what a user would otherwise run.
+"""Benchmarks of the lasso family (python benchmarks/lasso.py [--quick]: no 1600 x 3200), rules in benchmarks/timing.py.
 
-1. A 50-value lam path at n = 500, p = 1000 to a relative duality gap of 1e-8: ``simulate.lasso.lasso_path``
-   (homotopy + certified coordinate-descent refinement, Numba) vs scikit-learn ``lasso_path`` with the same
-   accuracy requested (sklearn's tol is a duality gap relative to ||y||^2/n after its 1/(2n) scaling).
-2. A 1000-point lam curve of the state evolution: ``theory.lasso.theory`` (closed forms, vectorised) vs a
-   per-point scipy ``quad`` + ``brentq`` solve (timed on a subset of points, extrapolated per point).
+1. One lam (the CLI default lam = 0.1, delta = 0.5, eps = 0.1, sigma2 = 0.01) at n x p = 400 x 800, 800 x 1600,
+   1600 x 3200: ``simulate.lasso.lasso_path`` (working-set coordinate descent, gap-safe screening, exact polish;
+   tol 1e-10) against scikit-learn ``Lasso(tol=1e-12)`` (the tol whose gap reaches ours). Both print the
+   certified relative duality gap of the point they return.
+2. A 50-value lam path (lam_max x geomspace(1, 1e-3)) at 500 x 1000: ours against the exact path
+   ``lars_path(method="lasso")`` evaluated at the grid (linear between its kinks) and scikit-learn
+   ``lasso_path`` (tol 1e-8, timed once: it does not reach the gap of the others in reasonable time).
+3. The state-evolution curve: 10 and 1000 lam points in one call; a per-point quad + brentq solve is
+   "what a naive user runs" (cold, every point).
+4. First run: CPU time of a fresh process simulating one replicate with an empty Numba cache (children's
+   CPU time), for one lam (coordinate descent only) and for a grid that also needs the homotopy.
 """
-import time
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import warnings
 
 import numpy as np
 from scipy import integrate, optimize, stats
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import lasso_path as sk_lasso_path
+from sklearn.linear_model import Lasso as SkLasso, lars_path, lasso_path as sk_lasso_path
+
+from timing import cpu_time, interleaved, main, report
 
 from overparam.models import Lasso
 from overparam.simulate import lasso as S
 from overparam.theory import lasso as T
 
 
-def bench_path() -> None:
-    rng = np.random.default_rng(0)
+def _problem(n: int, p: int):
+    return S.draw(Lasso(delta=n / p, eps=0.1, sigma2=0.01), {"n": n, "p": p}, np.random.default_rng(0))
+
+
+def _worst_gap(X, y, B, lams) -> str:
+    return f"max rel. gap {max(S.duality_gap(X, y, b, lam) for b, lam in zip(B, lams)):.1e}"
+
+
+def bench_one_lam(rounds: int, options) -> None:
+    lam = 0.1
+    for n in (400, 800) if options.quick else (400, 800, 1600):
+        X, _, y = _problem(n, 2 * n)
+        res = interleaved({
+            "ours lasso_path (CD + screening, tol 1e-10)": lambda: S.lasso_path(X, y, [lam], tol=1e-10)[0],
+            "sklearn Lasso(tol=1e-12)": lambda: SkLasso(alpha=lam / n, fit_intercept=False, tol=1e-12,
+                                                        max_iter=10**6).fit(X, y).coef_[None],
+        }, rounds)
+        rows = {name: (t, _worst_gap(X, y, B, [lam])) for name, (t, B) in res.items()}
+        report(f"one lam = {lam}, n x p = {n} x {2 * n}", rows, "ours lasso_path (CD + screening, tol 1e-10)")
+
+
+def _lars_at(X, y, lams):
+    n = X.shape[0]
+    alphas, _, coefs = lars_path(X, y, method="lasso", alpha_min=0.99 * lams.min() / n, max_iter=10**6)
+    knots = alphas * n  # decreasing; the path is linear between kinks
+    reach = lams >= knots[-1]
+    i = np.clip(np.searchsorted(-knots, -lams[reach]), 1, knots.size - 1)
+    w = (knots[i - 1] - lams[reach]) / (knots[i - 1] - knots[i])
+    return (1 - w)[:, None] * coefs[:, i - 1].T + w[:, None] * coefs[:, i].T, reach
+
+
+def bench_path(rounds: int, options=None) -> None:
     n, p = 500, 1000
-    X, beta, y = S.draw(Lasso(delta=0.5, eps=0.1, sigma2=0.01), {"n": n, "p": p}, rng)
-    lam_max = np.max(np.abs(X.T @ y))
-    lams = lam_max * np.geomspace(1.0, 1e-3, 50)
-    S.lasso_path(X[:20, :40], y[:20], lams[:2])  # compile (cached) outside the timing
-    t0 = time.perf_counter()
-    B, gaps = S.lasso_path(X, y, lams, tol=1e-8)
-    ours = time.perf_counter() - t0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        t0 = time.perf_counter()
-        _, coefs, _ = sk_lasso_path(X, y, alphas=lams / n, tol=1e-8, max_iter=10000)
-        theirs = time.perf_counter() - t0
-    failed = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-    sk_rel = [S.duality_gap(X, y, coefs[:, k], lam) for k, lam in enumerate(lams)]
-    print(f"lam path (n={n}, p={p}, 50 lams, rel. gap 1e-8): ours {ours:.2f} s (max gap {gaps.max():.1e}, "
-          f"0 failures); sklearn lasso_path {theirs:.2f} s ({failed} convergence warnings, max rel. gap "
-          f"{max(sk_rel):.1e}); ratio {theirs / ours:.1f}x")
+    X, _, y = _problem(n, p)
+    lams = np.max(np.abs(X.T @ y)) * np.geomspace(1.0, 1e-3, 50)
+    res = interleaved({"ours lasso_path (tol 1e-10)": lambda: S.lasso_path(X, y, lams, tol=1e-10)[0],
+                       "sklearn lars_path(method='lasso'), exact path": lambda: _lars_at(X, y, lams)}, rounds)
+    B_lars, reach = res["sklearn lars_path(method='lasso'), exact path"][1]
+    rows = {"ours lasso_path (tol 1e-10)": (res["ours lasso_path (tol 1e-10)"][0],
+                                            _worst_gap(X, y, res["ours lasso_path (tol 1e-10)"][1], lams)),
+            "sklearn lars_path(method='lasso'), exact path": (res["sklearn lars_path(method='lasso'), exact path"][0],
+                                                              _worst_gap(X, y, B_lars, lams[reach])
+                                                              + f" ({reach.sum()}/50 lams reached)")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t, (_, coefs, _) = cpu_time(lambda: sk_lasso_path(X, y, alphas=lams / n, tol=1e-8, max_iter=10**5))
+    rows["sklearn lasso_path(tol=1e-8), timed once"] = (t, _worst_gap(X, y, coefs.T, lams))
+    report(f"50-lam path, n x p = {n} x {p}", rows, "ours lasso_path (tol 1e-10)")
 
 
 def _quad_point(lam, delta, eps, sigma2):
-    """Per-point reference solve: quadrature expectations, brentq for tau(alpha) and alpha(lam)."""
+    """What a naive user runs: quadrature expectations, brentq for tau(alpha) and alpha(lam), per point."""
     def channel(tau, theta):
         eta = lambda u: np.sign(u) * max(abs(u) - theta, 0.0)  # noqa: E731
-        f0 = lambda z: eta(tau * z) ** 2 * stats.norm.pdf(z)  # noqa: E731
-        m0 = integrate.quad(f0, -np.inf, np.inf, points=None)[0]
+        m0 = integrate.quad(lambda z: eta(tau * z) ** 2 * stats.norm.pdf(z), -np.inf, np.inf)[0]
         v = 1 + tau * tau
         m1 = integrate.quad(lambda u: ((eta(u) - u / v) ** 2 + tau * tau / v) * stats.norm.pdf(u, scale=np.sqrt(v)),
                             -np.inf, np.inf)[0]
@@ -64,22 +105,40 @@ def _quad_point(lam, delta, eps, sigma2):
     return optimize.brentq(cal, 1e-3, 20.0, xtol=1e-10)
 
 
-def bench_state_evolution() -> None:
+def bench_theory(rounds: int, options=None) -> None:
     delta, eps, sigma2 = 1.5, 0.1, 0.04
+    curves = {f"ours theory, {k} points{', sigma2 = 0' if s2 == 0 else ''}":
+              (lambda k=k, s2=s2: T.theory(Lasso(delta=0.5 if s2 == 0 else delta, eps=eps, sigma2=s2,
+                                                 lam=np.geomspace(0.05, 5, k))))
+              for k in (10, 1000) for s2 in (sigma2, 0.0)}
+    res = interleaved(curves, rounds)
     lams = np.geomspace(0.05, 5, 1000)
-    t0 = time.perf_counter()
-    ours = T.theory(Lasso(delta=delta, eps=eps, sigma2=sigma2, lam=lams))
-    t_ours = time.perf_counter() - t0
     sub = lams[::100]
-    t0 = time.perf_counter()
-    ref = [_quad_point(lam, delta, eps, sigma2) for lam in sub]
-    per_point = (time.perf_counter() - t0) / len(sub)
-    err = np.max(np.abs(np.array(ref) - ours["threshold"][::100]))
-    print(f"state evolution, 1000-point lam curve: ours {t_ours:.3f} s; quad+brentq {per_point * 1e3:.0f} ms/point "
-          f"-> {per_point * 1000:.0f} s for 1000 (timed on {len(sub)}); ratio {per_point * 1000 / t_ours:.0f}x; "
-          f"max |alpha difference| {err:.1e}")
+    t, ref = cpu_time(lambda: [_quad_point(lam, delta, eps, sigma2) for lam in sub])
+    ours = res["ours theory, 1000 points"][1]["threshold"][::100]
+    rows = {name: (tt, "") for name, (tt, _) in res.items()}
+    rows["naive: quad + brentq per point (x 1000 / 10)"] = (t * 100, f"max |alpha diff| "
+                                                            f"{np.max(np.abs(np.array(ref) - ours)):.1e}")
+    report("state evolution lam curves", rows, "ours theory, 1000 points")
+
+
+def bench_first_run(rounds: int = 1, options=None) -> None:
+    code = ("import numpy as np; from overparam.models import Lasso; from overparam.simulate import lasso as S; "
+            "m = Lasso(delta=0.5, eps=0.1, sigma2=0.01, lam={lam}); S.replicate(m, m.sizes(100), "
+            "np.random.default_rng(0))")
+    print("first run (fresh process, empty NUMBA_CACHE_DIR; CPU time incl. imports)")
+    for label, lam in (("one lam (coordinate descent)", "0.1"), ("lam grid reaching the homotopy", "np.array([1e-4, 0.1])")):
+        for cache in ("cold", "warm"):
+            with tempfile.TemporaryDirectory() as tmp:
+                env = dict(os.environ, NUMBA_CACHE_DIR=tmp, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+                runs = 2 if cache == "warm" else 1
+                for _ in range(runs):
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    subprocess.run([sys.executable, "-W", "ignore", "-c", code.format(lam=lam)], env=env, check=True)
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            print(f"  {label:34s} {cache} cache: {cpu:6.2f} s CPU")
 
 
 if __name__ == "__main__":
-    bench_path()
-    bench_state_evolution()
+    main(__doc__, bench_one_lam, bench_path, bench_theory, bench_first_run)

@@ -1,97 +1,86 @@
-"""Benchmark: the exact hard-margin SVM (no intercept) at n = 400, p = 800, noiseless labels.
+"""Benchmarks of the max-margin family (python benchmarks/max_margin.py [--quick]: n = 400 only, no naive
+contenders), rules in benchmarks/timing.py.
 
-Compares, in one process and single-threaded BLAS, ``overparam.simulate.max_margin.hard_margin`` (block principal
-pivoting on the dual with a KKT certificate; the Lawson-Hanson least-distance NNLS path is timed too) with what a
-user would otherwise run: scikit-learn ``SVC(kernel="linear", C=1e6)`` (soft margin with a large C, fits an
-intercept) and cvxpy (``min ||w||^2 s.t. A w >= 1``, default solver). For each it prints the median wall time over
-instances, the ratio to ours and the worst KKT residual of the hard-margin problem without intercept (primal
-feasibility, complementary slackness, duality gap; see ``kkt_residual``).
-
-Run: python benchmarks/max_margin.py [--n 400] [--p 800] [--instances 5]
+1. The exact hard-margin SVM without intercept (noiseless labels) at n x p = 400 x 800 and 1600 x 3200:
+   ``simulate.max_margin.hard_margin`` (block principal pivoting on the dual, Cholesky solves, exact KKT
+   certificate) against L-BFGS-B on the same dual min 1/2 ||A^T a||^2 - 1^T a, a >= 0 (gradient by two
+   products with A, no Gram matrix) at two gtol values, the smaller reaching the KKT level of our certificate
+   threshold 1e-7. "What a naive user runs": scikit-learn ``SVC(kernel="linear", C=1e6)`` (soft margin, fits an
+   intercept) and cvxpy. The worst KKT residual of the hard-margin problem (``kkt_residual``) is printed beside.
+2. The theory curve: 10 and 1000 psi points per label model in one call.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import time
+import numpy as np
+from scipy import optimize
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+from timing import interleaved, main, report
 
-import numpy as np  # noqa: E402
-
-from overparam.simulate.max_margin import _ldp, hard_margin, kkt_residual  # noqa: E402
+from overparam.models import MaxMargin
+from overparam.simulate.max_margin import hard_margin, kkt_residual
+from overparam.theory import max_margin as th
 
 
-def ours(A: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ours(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sol = hard_margin(A)
     return sol.w, sol.alpha
 
 
-def ours_nnls(A: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    u, den = _ldp(A)
-    alpha = u / den
-    return A.T @ alpha, alpha
+def lbfgsb(A: np.ndarray, gtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """L-BFGS-B on the dual, gradient A (A^T a) - 1."""
+    def f(a):
+        w = A.T @ a
+        return 0.5 * w @ w - a.sum(), A @ w - 1
+
+    res = optimize.minimize(f, np.zeros(len(A)), jac=True, method="L-BFGS-B", bounds=[(0, None)] * len(A),
+                            options={"maxiter": 10**5, "maxfun": 10**5, "ftol": 0.0, "gtol": gtol, "maxcor": 20})
+    return A.T @ res.x, res.x
 
 
-def sklearn_svc(A: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def svc(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Soft margin with C = 1e6 and an intercept (not the estimator: its KKT residual shows how far it is)."""
     from sklearn.svm import SVC
 
-    svc = SVC(kernel="linear", C=1e6, tol=1e-3).fit(X, y)
+    fit = SVC(kernel="linear", C=1e6, tol=1e-3).fit(X, y)
     alpha = np.zeros(len(y))
-    alpha[svc.support_] = np.abs(svc.dual_coef_[0])
-    sklearn_svc.intercept = float(svc.intercept_[0])
-    return svc.coef_[0], alpha
+    alpha[fit.support_] = np.abs(fit.dual_coef_[0])
+    return fit.coef_[0], alpha
 
 
-def cvxpy_qp(A: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cvxpy_qp(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import cvxpy as cp
 
     w = cp.Variable(A.shape[1])
     cons = [A @ w >= 1]
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(w)), cons)
-    prob.solve()
-    cvxpy_qp.solver = prob.solver_stats.solver_name
+    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(w)), cons).solve()
     return w.value, cons[0].dual_value
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=400)
-    ap.add_argument("--p", type=int, default=800)
-    ap.add_argument("--instances", type=int, default=5)
-    args = ap.parse_args()
-    rng = np.random.default_rng(0)
-    data = []
-    for _ in range(args.instances):
-        X = rng.standard_normal((args.n, args.p))
+def bench_solvers(rounds: int, options) -> None:
+    for n in (400,) if options.quick else (400, 1600):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((n, 2 * n))
         y = np.sign(X[:, 0])
-        data.append((y[:, None] * X, X, y))
-    methods = {"overparam (BPP + KKT certificate)": ours, "overparam LDP/NNLS path": ours_nnls,
-               "sklearn SVC(linear, C=1e6)": sklearn_svc}
-    try:
-        import cvxpy  # noqa: F401
-        methods["cvxpy"] = cvxpy_qp
-    except ImportError:
-        print("cvxpy not installed: skipped")
-    results = {}
-    for name, solve in methods.items():
-        solve(*data[0])  # warm-up (imports, JIT, solver set-up)
-        times, kkts = [], []
-        for A, X, y in data:
-            t0 = time.perf_counter()
-            w, alpha = solve(A, X, y)
-            times.append(time.perf_counter() - t0)
-            kkts.append(kkt_residual(A, w, alpha))
-        results[name] = (float(np.median(times)), max(kkts))
-    base = results["overparam (BPP + KKT certificate)"][0]
-    print(f"hard-margin SVM, n = {args.n}, p = {args.p}, {args.instances} instances (median time, worst KKT)")
-    for name, (t, kkt) in results.items():
-        print(f"  {name:36s} {t * 1e3:9.1f} ms   ratio {t / base:7.2f}x   KKT residual {kkt:.2e}")
-    print(f"  (SVC fits an intercept, last value b = {sklearn_svc.intercept:.2e}; cvxpy solver: "
-          f"{getattr(cvxpy_qp, 'solver', '-')})")
+        A = y[:, None] * X
+        contenders = {"ours hard_margin (BPP + KKT certificate)": lambda: ours(A),
+                      "L-BFGS-B on the dual, gtol 1e-6": lambda: lbfgsb(A, 1e-6),
+                      "L-BFGS-B on the dual, gtol 1e-8": lambda: lbfgsb(A, 1e-8)}
+        if not options.quick and n <= 400:
+            contenders["naive: SVC(linear, C=1e6), intercept"] = lambda: svc(X, y)
+            contenders["naive: cvxpy (default solver)"] = lambda: cvxpy_qp(A)
+        res = interleaved(contenders, rounds)
+        rows = {name: (t, f"KKT residual {kkt_residual(A, *out):.1e}") for name, (t, out) in res.items()}
+        report(f"hard-margin SVM, n x p = {n} x {2 * n}", rows, "ours hard_margin (BPP + KKT certificate)")
+
+
+def bench_theory(rounds: int, options=None) -> None:
+    curves = {f"theory {labels}, {k} points": (lambda labels=labels, k=k: th.theory(
+        MaxMargin(psi=np.linspace(0.6, 5, k), labels=labels))) for labels in ("noiseless", "flip:0.1", "logistic:2")
+        for k in (10, 1000)}
+    res = interleaved(curves, rounds)
+    report("max-margin theory curves (CPU time per call)", {name: (t, "") for name, (t, _) in res.items()},
+           "theory noiseless, 1000 points")
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, bench_solvers, bench_theory)

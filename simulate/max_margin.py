@@ -12,8 +12,11 @@ f = (0, ..., 0, 1), R^T R = A A^T (R = A^T when p < n, else the triangular facto
 den = 1 - sum(u) = kappa^2/(1 + kappa^2); den <= 1e-9 certifies that the sample is not separable (u/sum(u) is
 then a Gordan certificate: A^T u ~ 0 with u >= 0), otherwise alpha = u/den, w = A^T alpha. For p >= n a block
 principal pivoting solve of the dual min 1/2 a^T A A^T a - 1^T a, a >= 0 is tried first (faster, falls back to
-the NNLS path); every solution must pass the KKT certificate (alpha >= 0, A w >= 1, complementary
-slackness, zero duality gap ||w||^2 = sum(alpha)) or ConvergenceError is raised.
+the NNLS path). Every solution must pass the KKT certificate (alpha >= 0, A w >= 1, complementary
+slackness, zero duality gap ||w||^2 = sum(alpha)) to KKT_TOL or, when larger, the rounding floor
+~eps max_i ||a_i|| ||w|| of the slacks; a solution that misses it is re-solved exactly on the support of alpha
+(near the separability threshold alpha = u/den amplifies the NNLS rounding by 1/den) and certified again,
+else ConvergenceError is raised.
 
 Metrics of one replicate, with the conventions of ``overparam.theory.max_margin``:
 ``margin`` = min_i y_i <x_i, theta_hat> = 1/||w_hat||; ``cos_angle`` = theta_hat[0] = <theta_hat, beta*>;
@@ -34,7 +37,8 @@ from overparam.errors import ConvergenceError
 from overparam.models import MaxMargin
 
 INFEASIBLE = 1e-9  # den = kappa^2/(1 + kappa^2) below this: not separable (kappa < 3e-5)
-KKT_TOL = 1e-7
+KKT_TOL = 1e-7  # relative KKT residual of a certified solution (or the rounding floor, kkt_tolerance)
+ROUNDING = 100  # the slacks a_i.w - 1 are computed to ~ROUNDING * eps * ||a_i|| ||w||
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,41 @@ def kkt_residual(A: np.ndarray, w: np.ndarray, alpha: np.ndarray) -> float:
 
 def _bpp(K: np.ndarray, eps: float = 1e-12) -> np.ndarray | None:
     """Block principal pivoting (Kim and Park 2011) for min 1/2 a^T K a - 1^T a, a >= 0, K positive definite.
-    Returns a, or None when the pivoting does not terminate (the caller then uses the NNLS path)."""
+    Returns a, or None when the pivoting does not terminate (the caller then uses the NNLS path).
+
+    Every free-set solve reuses ONE Cholesky factor K = L L^T: with a_C = 0 on the complement C and
+    K a = 1 + E_C mu (mu = the gradient on C), a = L^{-T}(w0 + Z mu), Z = L^{-1} E_C, w0 = L^{-1} 1 and
+    (Z^T Z) mu = -Z^T w0; the columns of Z are computed once per index that ever leaves the free set."""
     n = len(K)
+    try:
+        L = linalg.cholesky(K, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    w0 = linalg.solve_triangular(L, np.ones(n), lower=True, check_finite=False)
+    Z = np.empty((n, 0))  # column pos[j] = L^{-1} e_j for every index j that has left the free set
+    pos = np.full(n, -1)
     free = np.ones(n, dtype=bool)
     best, backup = n + 1, 3
     for _ in range(5 * n):
-        a = np.zeros(n)
-        try:
-            a[free] = linalg.solve(K[np.ix_(free, free)], np.ones(free.sum()), assume_a="pos", check_finite=False)
-        except linalg.LinAlgError:
-            return None
-        grad = K[:, free] @ a[free] - 1
+        C = np.flatnonzero(~free)
+        new = C[pos[C] < 0]
+        if new.size:
+            E = np.zeros((n, new.size))
+            E[new, np.arange(new.size)] = 1.0
+            pos[new] = Z.shape[1] + np.arange(new.size)
+            Z = np.hstack([Z, linalg.solve_triangular(L, E, lower=True, check_finite=False)])
+        rhs = w0
+        if C.size:
+            ZC = Z[:, pos[C]]
+            try:
+                mu = -linalg.cho_solve(linalg.cho_factor(ZC.T @ ZC, check_finite=False), ZC.T @ w0,
+                                       check_finite=False)
+            except linalg.LinAlgError:
+                return None
+            rhs = w0 + ZC @ mu
+        a = linalg.solve_triangular(L, rhs, lower=True, trans="T", check_finite=False)
+        a[C] = 0.0
+        grad = K @ a - 1
         bad = (free & (a < -eps)) | (~free & (grad < -eps))
         count = int(bad.sum())
         if count == 0:
@@ -102,41 +130,80 @@ def _ldp(A: np.ndarray) -> tuple[np.ndarray, float]:
     return u, 1.0 - float(np.sum(u))
 
 
+def kkt_tolerance(A: np.ndarray, w: np.ndarray) -> float:
+    """The KKT residual a certified solution must meet: KKT_TOL, or the rounding floor of the slacks
+    a_i.w - 1 when it is larger, ROUNDING * eps * max_i ||a_i|| ||w|| (the size of the terms summed in A w;
+    ||w|| = 1/kappa grows without bound near the separability threshold)."""
+    scale = float(np.max(np.linalg.norm(A, axis=1))) * float(np.linalg.norm(w))
+    return max(KKT_TOL, ROUNDING * np.finfo(float).eps * scale)
+
+
+def _on_support(A: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(w, alpha) solved exactly on the support S of alpha: the minimum-norm w with A_S w = 1, alpha_S =
+    (A_S A_S^T)^{-1} 1 from a QR factorisation A_S^T = Q R (R^T z = 1, w = Q z, R alpha_S = z). Recovers the
+    digits an iterative solve loses when alpha is large (small margin); None if A_S is rank deficient."""
+    S = np.flatnonzero(alpha > 0)
+    if S.size == 0 or S.size > A.shape[1]:
+        return None
+    Q, R = linalg.qr(A[S].T, mode="economic", check_finite=False)
+    d = np.abs(np.diag(R))
+    if d.min() <= 1e3 * np.finfo(float).eps * d.max():
+        return None
+    z = linalg.solve_triangular(R, np.ones(S.size), trans="T", check_finite=False)
+    out = np.zeros(len(A))
+    out[S] = linalg.solve_triangular(R, z, check_finite=False)
+    return Q @ z, out
+
+
+def _certified(A: np.ndarray, alpha: np.ndarray) -> HardMargin | None:
+    """The solution with dual alpha if it passes its KKT certificate (after one exact re-solve on the support
+    of alpha when it does not at first); None otherwise."""
+    w = A.T @ alpha
+    res = kkt_residual(A, w, alpha)
+    if res <= kkt_tolerance(A, w):
+        return HardMargin(w, alpha, res)
+    exact = _on_support(A, alpha)
+    if exact is not None:
+        w, alpha = exact
+        res = kkt_residual(A, w, alpha)
+        if res <= kkt_tolerance(A, w):
+            return HardMargin(w, alpha, res)
+    return None
+
+
 def hard_margin(A: np.ndarray) -> HardMargin | None:
     """Exact hard-margin SVM without intercept on the rows of A = diag(y) X; None if not separable.
-    Raises ConvergenceError if the solution fails its KKT certificate."""
+    Raises ConvergenceError if the solution fails its KKT certificate (:func:`kkt_tolerance`)."""
     n, p = A.shape
     if p >= n:  # Gaussian rows in general position: always separable, A A^T positive definite
         alpha = _bpp(A @ A.T)
-        if alpha is not None:
-            w = A.T @ alpha
-            res = kkt_residual(A, w, alpha)
-            if res <= KKT_TOL:
-                return HardMargin(w, alpha, res)
+        if alpha is not None and (sol := _certified(A, alpha)) is not None:
+            return sol
     u, den = _ldp(A)
     if den <= INFEASIBLE:
         return None
-    alpha = u / den
-    w = A.T @ alpha
-    res = kkt_residual(A, w, alpha)
-    if res > KKT_TOL:
-        raise ConvergenceError("hard-margin SVM (KKT certificate)", res, 1)
-    return HardMargin(w, alpha, res)
+    sol = _certified(A, u / den)
+    if sol is None:
+        alpha = u / den
+        raise ConvergenceError("hard-margin SVM (KKT certificate)", kkt_residual(A, A.T @ alpha, alpha), 2)
+    return sol
 
 
 def separable_lp(A: np.ndarray) -> bool:
-    """LP feasibility (HiGHS): is there theta with A theta >= 1, i.e. are the rows strictly separable?"""
+    """LP (HiGHS): are the rows strictly separable? Feasibility of A theta >= 1; should HiGHS return no
+    verdict on it, the bounded form max t s.t. A theta >= t, |theta_j| <= 1, t <= 1 decides (separable iff
+    t > 0, up to the same INFEASIBLE floor as the least-distance programme)."""
     n, p = A.shape
     res = optimize.linprog(np.zeros(p), A_ub=-A, b_ub=-np.ones(n), bounds=[(None, None)] * p, method="highs")
-    if res.status not in (0, 2):
-        raise ConvergenceError(f"separability LP ({res.message})", np.nan, int(res.nit))
-    return res.status == 0
-
-
-def cover_probability(n: int, p: int) -> float:
-    """Exact P(n random +-1 labelled Gaussian points in R^p are separable through the origin)
-    = 2^(1-n) sum_{k<p} C(n-1, k) = P(Binomial(n-1, 1/2) <= p-1) (Cover 1965)."""
-    return float(special.bdtr(p - 1, n - 1, 0.5)) if p < n else 1.0
+    if res.status in (0, 2):
+        return res.status == 0
+    c = np.zeros(p + 1)
+    c[-1] = -1.0
+    box = optimize.linprog(c, A_ub=np.hstack([-A, np.ones((n, 1))]), b_ub=np.zeros(n),
+                           bounds=[(-1, 1)] * p + [(0, 1)], method="highs")
+    if box.status != 0:
+        raise ConvergenceError(f"separability LP ({box.message})", np.nan, int(box.nit))
+    return -box.fun > INFEASIBLE
 
 
 def draw_labels(labels: Labels, G: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -184,5 +251,5 @@ def replicate(model: MaxMargin, sizes: dict[str, int], rng: np.random.Generator)
             "separable": 1.0}
 
 
-__all__ = ["replicate", "hard_margin", "HardMargin", "kkt_residual", "separable_lp", "cover_probability",
+__all__ = ["replicate", "hard_margin", "HardMargin", "kkt_residual", "kkt_tolerance", "separable_lp",
            "draw_labels", "conditional_test_error"]

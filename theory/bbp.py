@@ -47,8 +47,14 @@ hessian-init  Hessian of L(W) = (1/2) sum_mu (yhat_mu - y_mu)^2/(a + y_mu) at a 
     edge is still hard there ("discontinuous"), else 4/(p u_c^2 R2(u_c)) with 2 Ry(u_c) + p u_c R2(u_c) = 0
     ("continuous"). cluster_eigenvalue/cluster_overlap_sq (mean over the p p* lowest eigenpairs, the
     finite-N observables of the p p*-fold outlier) have the same limits as min_eigenvalue/overlap_sq.
-    Expectations: tensor Gauss-Legendre in the chi variables; the u-dependence through Chebyshev
-    interpolants (exact to ~1e-12). p -> inf: alpha_bbp -> p*(1 + a)/2 = the threshold of the spectral
+    Expectations in polar variables t = q + p* y ~ chi2_{p+p*}, B = q/t ~ Beta(p/2, p*/2) (independent): with
+    N_k = k B/p - (1-B)/p*, D_k = (1-u)(1-B)/p* + k u B/p (k = 3, 1), r = (2/p) N_k t/(a + t D_k), so the
+    t-part is E[t^j/(a + t D)^m] = exp(phi_jm(log(a/D)))/(a + D)^m with phi tabulated once per p + p*
+    (Chebyshev panels, ~1e-14), and B by Gauss-Legendre in theta (B = sin^2 theta) graded towards both ends:
+    ~1e-13 for every a > 0 and u in [0, 1], evaluated directly at each u (~30-60 ms per (p*, p, a)).
+    a -> 0 is a regular limit: at a = 0 r = (2/p) N_k/D_k depends on B only, finite for u in (0, 1), and the
+    roots stay inside; e.g. p = p* = 1: D_3 = 3/4 at u = 1/4, so u_c = 1/4, alpha_bbp -> 3 and the edge at
+    threshold -> 0 (approach ~ a^(1/2)). p -> inf: alpha_bbp -> p*(1 + a)/2 = the threshold of the spectral
     method with T_a(y) = (y - 1)/(y + a); ``alpha_bbp_table`` tabulates the approach.
 
 Root finding is vectorised over the grid (bisection on brackets from a scan shared by all points); a
@@ -61,7 +67,7 @@ from typing import Callable
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
-from scipy import fft, stats
+from scipy import fft, special
 
 from overparam.errors import ConvergenceError, ParameterError
 from overparam.models import HessianInit, SpectralPR, SpikedCovariance, SpikedWigner
@@ -116,6 +122,15 @@ def _chi2_1_pdf(y: Array) -> Array:
     return np.exp(-y / 2) / np.sqrt(2 * np.pi * y)
 
 
+def _normal_pdf(g: Array) -> Array:
+    return np.exp(-g * g / 2) / np.sqrt(2 * np.pi)
+
+
+def _chi_logpdf(r: Array, k: int) -> Array:
+    """log density of the chi distribution with k degrees of freedom at r > 0."""
+    return (k - 1) * np.log(r) - r * r / 2 - (k / 2 - 1) * np.log(2.0) - special.gammaln(k / 2)
+
+
 class _PRQuadrature:
     """Expectations over y = G^2 of the T-weighted integrands, as functions of kappa = lam - tau.
 
@@ -144,9 +159,9 @@ class _PRQuadrature:
         if prep.kind == "truncated":
             g, w = _panels([0.0, min(np.sqrt(prep.c / 2), _G_MAX)], 96)
             y = g**2
-            return cls(y, 2 * w * stats.norm.pdf(g), y, prep.c - y, np.array(prep.c), jump=prep.c)
+            return cls(y, 2 * w * _normal_pdf(g), y, prep.c - y, np.array(prep.c), jump=prep.c)
         g, w = _panels([0.0, 1.0, 3.0, 6.0, _G_MAX], nodes)
-        y, w = g**2, 2 * w * stats.norm.pdf(g)
+        y, w = g**2, 2 * w * _normal_pdf(g)
         if prep.kind == "luo-alghamdi-lu":
             return cls(y, w, 1 - 1 / y, 1 / y, np.array(1.0))
         if prep.kind == "mondelli-montanari":  # alpha <= 1/2: its alpha = 1/2 member 1 - 1/y
@@ -186,7 +201,8 @@ class _PRQuadrature:
             lo, hi = np.log(k), np.log(k + c / 2)
             d = np.exp(lo + (hi - lo) * (_LEG_X + 1) / 2)
             y = c + k - d
-            wr, r = (hi - lo) / 2 * _LEG_W * _chi2_1_pdf(y) * y, y / d  # weight x T/d and T/d (T = y)
+            wr = (hi - lo) / 2 * _LEG_W * _chi2_1_pdf(y) * y  # weight x T/d (T = y)
+            r = np.divide(y, d, out=np.zeros_like(d), where=wr != 0)  # T/d; 0 where the density underflowed
             piece = {"A1": lambda: wr, "A2": lambda: wr * r, "B1": lambda: wr * (y - 1), "B2": lambda: wr * r * y}
             for key in out:
                 out[key] = out[key] + piece[key]().sum(-1)
@@ -236,14 +252,16 @@ def _pr_edge(quad: _PRQuadrature, alpha: Array) -> Array:
     lo = np.full(m, np.log(1e-250 if quad.jump is not None else 1e-15))  # a jump at a large c: tiny kappa_bar
     hi = np.log(np.sqrt(alpha * quad.bound(lambda t, y: t**2)) * 1.1 + 1e-9)
     soft = ~hard & (quad.moments(np.exp(lo)[:, None])["A2"][:, 0] > 1 / alpha)
+    # a jump's edge below 1e-250 (large c: the chi2 density at c underflows) is taken at 1e-250, never at
+    # kappa = 0 where the log-divergent piece is 0 * inf
+    out = np.exp(lo) if quad.jump is not None else np.zeros(m)
     if not soft.any():
-        return np.zeros(m)
+        return out
     sub = quad if np.ndim(quad.t) == 1 else _PRQuadrature(quad.y, quad.w, quad.t[soft], quad.gap[soft],
                                                            quad.tau, quad.jump)
     al = alpha[soft]
     logk = _bisect(lambda x: sub.moments(np.exp(x)[:, None], "A2")["A2"][:, 0] - 1 / al, lo[soft], hi[soft],
                    what="spectral-pr bulk edge")
-    out = np.zeros(m)
     out[soft] = np.exp(logk)
     return out
 
@@ -345,77 +363,110 @@ def spectral_pr(model: SpectralPR) -> dict[str, Array]:
 
 # ------------------------------------------------------------------------------------- hessian-init
 _U_GRID = np.linspace(0.0, 1.0, 401)[1:]  # scan of the physical branch u in (0, 1]
+_JM = ((1, 1), (2, 2), (2, 1), (3, 2))  # (j, m) of the t-expectations E[t^j/(a + t D)^m] of r, r^2, y r, y r^2
+_S_LO, _S_STEP, _S_DEG = -45.0, 0.5, 9  # phi tables: panels of width _S_STEP in s = log c, Chebyshev degree
 
 
-def _chi_rule(k: int, n: int = 40) -> tuple[Array, Array]:
-    """Nodes/weights for E over chi_k (four Gauss-Legendre panels covering the mass up to ~1e-17)."""
-    c = np.sqrt(max(k - 1.0, 0.0))
-    lo, hi = max(0.0, c - 9.0), c + 9.0
-    r, w = _panels(np.linspace(lo, hi, 5), n)
-    w = w * np.exp(stats.chi.logpdf(r, k))
-    return r, w / w.sum()
+def _t_rule(n: int, c_min: float) -> tuple[Array, Array]:
+    """(t, weights) for E over t ~ chi2_n of t^j/(c + t)^m, c >= c_min: Gauss-Legendre in v = log sqrt(t) on
+    unit panels up to sqrt(t) = 1 where the mass reaches 0 (resolves the pole at sqrt(t) = i sqrt(c) for
+    any c), then in sqrt(t) on panels of width <= 2 over the chi_n mass (up to ~1e-17)."""
+    centre = np.sqrt(max(n - 1.0, 0.0))
+    lo, hi = max(0.0, centre - 9.0), centre + 9.0
+    rho, w = np.empty(0), np.empty(0)
+    if lo < 1.0:
+        v_lo = 0.5 * np.log(c_min) - 40.0 / n - 1.0
+        v, wv = _panels(np.linspace(v_lo, 0.0, int(np.ceil(-v_lo)) + 1), 16)
+        rho, w, lo = np.exp(v), wv * np.exp(v), 1.0
+    r, wr = _panels(np.linspace(lo, hi, int(np.ceil((hi - lo) / 2)) + 1), 24)
+    rho, w = np.concatenate([rho, r]), np.concatenate([w, wr])
+    return rho**2, w * np.exp(_chi_logpdf(rho, n))
+
+
+@lru_cache(maxsize=None)
+def _phi_table(n: int) -> tuple[float, Array, Array]:
+    """phi_jm(s) = log E[t^j/(c + t)^m] + m log(1 + c), c = e^s, t ~ chi2_n, (j, m) in _JM (bounded, analytic
+    in |Im s| < pi): Chebyshev coefficients on panels of s in [_S_LO, s_hi], s_hi = 45 + log n, and the limits
+    log E[t^(j-m)] (c -> 0) and log E[t^j] (c -> inf) used outside (errors < c log(1/c), m (n + 4)/c: < 1e-17)."""
+    s_hi = float(np.ceil(45.0 + np.log(n)))
+    panels = int(round((s_hi - _S_LO) / _S_STEP))
+    x = np.cos(np.pi * (np.arange(_S_DEG + 1) + 0.5) / (_S_DEG + 1))
+    c = np.exp(_S_LO + _S_STEP * (np.arange(panels)[:, None] + (x + 1) / 2)).ravel()
+    t, w = _t_rule(n, float(c.min()))
+    vals = np.stack([np.log(((t**j * w) / (c[:, None] + t) ** m).sum(1)) + m * np.log1p(c) for j, m in _JM])
+    coef = fft.dct(vals.reshape(len(_JM), panels, _S_DEG + 1), type=2, axis=-1) / (_S_DEG + 1)
+    coef[..., 0] /= 2
+    moment = np.cumprod([1.0, n, n + 2.0, n + 4.0])  # E t^k, k = 0..3
+    return s_hi, coef, np.array([[np.log(moment[j - m]), np.log(moment[j])] for j, m in _JM])
+
+
+def _t_moments(n: int, a: float, d: Array) -> Array:
+    """K_jm = E[t^j/(a + t d)^m] = exp(phi_jm(log(a/d)))/(a + d)^m, t ~ chi2_n, for (j, m) in _JM (leading
+    axis), d >= 0 of any shape: no cancellation, finite for every a > 0 (d -> 0: K -> E[t^j]/a^m)."""
+    s_hi, coef, limits = _phi_table(n)
+    with np.errstate(divide="ignore"):
+        s = np.log(a) - np.log(d)
+    sc = np.clip(s, _S_LO, s_hi - 1e-9)
+    i = np.floor((sc - _S_LO) / _S_STEP).astype(np.intp)
+    x = 2.0 * ((sc - _S_LO) / _S_STEP - i) - 1.0
+    b1, b2 = np.zeros((len(_JM),) + d.shape), np.zeros((len(_JM),) + d.shape)
+    for k in range(_S_DEG, 0, -1):  # Clenshaw
+        b1, b2 = coef[:, i, k] + 2 * x * b1 - b2, b1
+    phi = coef[:, i, 0] + x * b1 - b2
+    axes = (-1,) + (1,) * d.ndim
+    phi = np.where(s <= _S_LO, limits[:, 0].reshape(axes), np.where(s >= s_hi, limits[:, 1].reshape(axes), phi))
+    return np.exp(phi) / (a + d) ** np.array([m for _, m in _JM], dtype=float).reshape(axes)
+
+
+@lru_cache(maxsize=None)
+def _theta_rule(p: int, p_star: int, a: float) -> tuple[Array, Array]:
+    """(B, weights) for E over B = sin^2 theta ~ Beta(p/2, p*/2): Gauss-Legendre in theta on panels graded
+    geometrically (ratio 0.3) towards both ends down to 0.05 sqrt(a) (u near 0 or 1 puts the zero of D
+    within ~sqrt(max(u, 1 - u, a)) of an end), uniform panels of width <= min(0.2, 2/sqrt(p + p*)) between."""
+    g = (np.pi / 4) * 0.3 ** np.arange(int(np.ceil(np.log(0.05 * np.sqrt(min(a, 1.0))) / np.log(0.3))) + 1)
+    h = min(0.2, 2.0 / np.sqrt(p + p_star))
+    edges = np.unique(np.concatenate([[0.0, np.pi / 2], g, np.pi / 2 - g,
+                                      np.linspace(0.0, np.pi / 2, int(np.ceil(np.pi / 2 / h)) + 1)]))
+    theta, w = _panels(edges, 12)
+    logw = (p - 1) * np.log(np.sin(theta)) + (p_star - 1) * np.log(np.cos(theta))
+    w = w * np.exp(logw - logw.max())
+    keep = w > 1e-30 * w.max()
+    return np.sin(theta[keep]) ** 2, w[keep] / w[keep].sum()
 
 
 class _HessianQuadrature:
-    """Expectations over q ~ chi2_p (r = sqrt q ~ chi_p) and y ~ chi2_{p*}/p* (s = sqrt(p* y) ~ chi_{p*}),
-    tensor-product Gauss-Legendre in (r, s) (formulas/bbp.md D4)."""
+    """Expectations over q ~ chi2_p, y ~ chi2_{p*}/p* in polar variables t = q + p* y ~ chi2_{p+p*} and
+    B = q/t ~ Beta(p/2, p*/2) (independent): with N_k = k B/p - (1-B)/p*, D_k = (1-u)(1-B)/p* + k u B/p
+    (k = 3: r_par, k = 1: r_perp), r_k = (2/p) N_k t/(a + t D_k), so every t-expectation is one of the
+    tabulated K_jm(a, D_k) (exact in a, including a -> 0) and B is integrated by the theta rule."""
 
     def __init__(self, p_star: int, p: int, a: float):
         self.p_star, self.p, self.a = p_star, p, a
-        r, wr = _chi_rule(p)
-        s, ws = _chi_rule(p_star)
-        self.q1, self.w1 = r**2, wr  # 1-D rule in q (hard-edge integrals)
-        self.q = np.repeat(r**2, s.size)
-        self.y = np.tile(s**2 / p_star, r.size)
-        self.w = np.outer(wr, ws).ravel()
+        self.b, self.wb = _theta_rule(p, p_star, a)
 
     def moments(self, u: Array) -> dict[str, Array]:
         """R1, R2, Ry, R2y at the points u (any shape)."""
-        p, a, q, y = self.p, self.a, self.q, self.y
+        p, ps, a, b = self.p, self.p_star, self.a, self.b
         u = np.asarray(u, dtype=float)[..., None]
-        r_par = (2 / p) * (3 * q / p - y) / (a + (1 - u) * y + 3 * u * q / p)
-        r_perp = (2 / p) * (q / p - y) / (a + (1 - u) * y + u * q / p)
-        one = r_par + (p - 1) * r_perp
-        two = r_par**2 + (p - 1) * r_perp**2
-        def e(f: Array) -> Array:  # einsum: BLAS gemv is slow here on a busy multi-threaded machine
-            return np.einsum("...k,k->...", f, self.w)
-        return {"R1": e(one), "R2": e(two), "Ry": e(one * (y - 1)), "R2y": e(two * y)}
-
-    def interpolant(self, tol: float = 1e-12) -> Callable[[Array], dict[str, Array]]:
-        """The R's as Chebyshev interpolants on u in [0, 1] (analytic there: every denominator is >= a),
-        so root finding costs no quadrature. Coefficients by a DCT of the values at the Chebyshev points
-        u = (1 + cos theta_j)/2; the degree doubles from 128 until the last 16 coefficients are below
-        tol times the largest (small a and p = 1 need more: poles at u ~ -a p/(3q) just left of 0)."""
-        for degree in (128, 256, 512, 1024, 2048):
-            n = degree + 1
-            theta = np.pi * (np.arange(n) + 0.5) / n
-            vals = self.moments((1 + np.cos(theta)) / 2)
-            names = list(vals)
-            coef = fft.dct(np.stack([vals[k] for k in names]), type=2, axis=-1) / n
-            coef[:, 0] /= 2
-            tail = float(np.max(np.abs(coef[:, -16:]) / np.max(np.abs(coef), axis=1, keepdims=True)))
-            if tail < tol:
-                break
-        else:
-            raise ConvergenceError("hessian-init Chebyshev interpolant in u", tail, degree)
-        k = np.arange(n)
-
-        def evaluate(u: Array) -> dict[str, Array]:
-            t = np.arccos(np.clip(2 * np.asarray(u, dtype=float) - 1, -1.0, 1.0))
-            series = np.einsum("...k,mk->m...", np.cos(t[..., None] * k), coef)
-            return dict(zip(names, series))
-        return evaluate
+        y = (1 - b) / ps  # E[y | B] = t (1 - B)/p*: the factor of K_21, K_32 besides t
+        out = dict.fromkeys(("R1", "R2", "Ry", "R2y"), 0.0)
+        for k, mult in ((3, 1), (1, p - 1)):
+            if mult:
+                num = (2 / p) * (k * b / p - (1 - b) / ps)
+                k11, k22, k21, k32 = _t_moments(p + ps, a, (1 - u) * (1 - b) / ps + k * u * b / p)
+                out["R1"] = out["R1"] + mult * num * k11
+                out["R2"] = out["R2"] + mult * num**2 * k22
+                out["Ry"] = out["Ry"] + mult * num * (y * k21 - k11)
+                out["R2y"] = out["R2y"] + mult * num**2 * y * k32
+        return {key: v @ self.wb for key, v in out.items()}
 
     def alpha_hard(self) -> float:
-        """alpha with F(1) = 0: p p*/(2 E_q[1/(a + 3q/p) + (p-1)/(a + q/p)])."""
-        p, a, q = self.p, self.a, self.q1
-        return float(p * self.p_star / (2 * (self.w1 @ (1 / (a + 3 * q / p) + (p - 1) / (a + q / p)))))
+        """alpha with F(1) = 0: -2/Ry(1) = p p*/(2 E_q[1/(a + 3q/p) + (p-1)/(a + q/p)])."""
+        return float(-2 / self.moments(1.0)["Ry"])
 
     def alpha_soft(self) -> float:
-        """alpha with z_g(1) = 0 (the edge turns soft at u = 1): p / E_q[...] (section D2)."""
-        p, a, q, v = self.p, self.a, self.q1, 2 / self.p_star
-        s = ((3 * q / p - 1) ** 2 + v) / (a + 3 * q / p) ** 2 + (p - 1) * ((q / p - 1) ** 2 + v) / (a + q / p) ** 2
-        return float(p / (self.w1 @ s))
+        """alpha with z_g(1) = 0 (the edge turns soft at u = 1): 4/(p R2(1)) (section D2)."""
+        return float(4 / (self.p * self.moments(1.0)["R2"]))
 
 
 def _first_crossing(values: Array) -> tuple[Array, Array]:
@@ -446,7 +497,7 @@ def _hessian_point(p: int, moments: Callable, alpha: Array, scan: dict[str, Arra
     # left edge: first u with alpha E(u) >= 1, E = p u^2 R2 / 4 (z_g = 0)
     e = p * u**2 * scan["R2"] / 4
     soft, j = _first_crossing(1 - alpha[:, None] * e[None, :])
-    lo = np.where(j > 0, u[np.maximum(j - 1, 0)], 1e-9)
+    lo = np.where(j > 0, u[np.maximum(j - 1, 0)], 0.0)  # u = 0: alpha E - 1 = -1 (large alpha: u_e << 1e-9)
     ue = np.ones_like(alpha)
     if soft.any():
         al = alpha[soft]
@@ -460,7 +511,7 @@ def _hessian_point(p: int, moments: Callable, alpha: Array, scan: dict[str, Arra
     hi = np.where(found, u[j], ue)
     has = found | (f_edge <= 0)
     j_last = np.where(found, j, np.sum(u[None, :] < ue[:, None], axis=1))
-    lo = np.where(j_last > 0, u[np.maximum(j_last - 1, 0)], 1e-9)
+    lo = np.where(j_last > 0, u[np.maximum(j_last - 1, 0)], 0.0)  # F(0) = 2 > 0
     ustar = ue.copy()
     if has.any():
         al = alpha[has]
@@ -484,7 +535,7 @@ def hessian_init(model: HessianInit) -> dict[str, Array]:
     for g, (ps, pp, aa) in enumerate(uniq):
         idx = np.nonzero(inverse.ravel() == g)[0]
         quad = _HessianQuadrature(int(ps), int(pp), float(aa))
-        moments = quad.interpolant()
+        moments = quad.moments
         scan = moments(_U_GRID)
         out["alpha_bbp"][idx], transition[idx] = _transition(quad, moments, scan)
         out["min_eigenvalue"][idx], out["overlap_sq"][idx] = _hessian_point(quad.p, moments, alpha.ravel()[idx],

@@ -5,8 +5,10 @@ import pytest
 from scipy import special
 
 from overparam.choices import parse_labels
+from overparam.errors import ConvergenceError
 from overparam.models import MaxMargin
 from overparam.simulate import max_margin as sim
+from overparam.theory.max_margin import cover_probability
 
 
 def _design(rng, n, p, labels="noiseless"):
@@ -50,6 +52,59 @@ def test_kkt_residual_detects_a_wrong_solution():
     assert sim.kkt_residual(A, 0.99 * sol.w, 0.99 * sol.alpha) > 1e-3  # primal infeasible
 
 
+def test_hard_margin_certifies_a_barely_separable_sample():
+    """Regression: near the separability threshold (den = kappa^2/(1 + kappa^2) ~ 2e-9, ||w|| ~ 2e4) the NNLS
+    dual alpha = u/den misses KKT_TOL (7e-7) though the sample is separable; the exact re-solve on the
+    support of alpha certifies it, and the solution agrees with an independent QP solver."""
+    rng = np.random.default_rng(763)
+    A = _design(rng, 60, 60, "logistic:1")[:, :26]
+    u, den = sim._ldp(A)
+    assert sim.INFEASIBLE < den < 1e-8 and sim.separable_lp(A)
+    assert sim.kkt_residual(A, A.T @ (u / den), u / den) > sim.KKT_TOL  # the unrefined dual fails
+    sol = sim.hard_margin(A)
+    assert sol.kkt <= sim.KKT_TOL and np.min(A @ sol.w) >= 1 - 1e-9
+    assert sol.margin == pytest.approx(1 / np.sqrt(np.sum(sol.alpha)), rel=1e-9)  # zero duality gap
+    ref = _cvxpy_hard_margin(A / np.max(np.abs(A)))  # a well-scaled problem: w = ref/max|A|
+    assert sol.margin == pytest.approx(1 / np.linalg.norm(ref / np.max(np.abs(A))), rel=1e-3)
+
+
+def test_kkt_tolerance_is_the_rounding_floor_of_the_slacks():
+    A = np.ones((3, 4))
+    assert sim.kkt_tolerance(A, np.full(4, 0.25)) == sim.KKT_TOL
+    w = np.full(4, 1e9)  # slacks a_i.w - 1 of size 8e9: rounding ~ eps * 8e9 > KKT_TOL
+    assert sim.kkt_tolerance(A, w) == pytest.approx(sim.ROUNDING * np.finfo(float).eps * 2 * 2e9)
+
+
+def test_hard_margin_raises_when_the_certificate_fails(monkeypatch):
+    """A wrong dual (here NNLS output perturbed off its support) still raises, with residual and iterations."""
+    A = _design(np.random.default_rng(5), 40, 20)
+    u, den = sim._ldp(A)
+    monkeypatch.setattr(sim, "_ldp", lambda A: (u + 1e-3 * (u == 0), den))
+    with pytest.raises(ConvergenceError) as info:
+        sim.hard_margin(A)
+    assert info.value.residual > 1e-4 and info.value.iterations >= 1
+
+
+def test_separable_lp_decides_when_highs_gives_no_verdict(monkeypatch):
+    """When HiGHS returns no verdict on A theta >= 1 (seen near the threshold: status 4), the bounded LP decides."""
+    real = sim.optimize.linprog
+    calls = []
+
+    def flaky(c, **kw):
+        calls.append(len(c))
+        out = real(c, **kw)
+        if len(calls) == 1:
+            out.status = 4
+        return out
+
+    monkeypatch.setattr(sim.optimize, "linprog", flaky)
+    rng = np.random.default_rng(6)
+    for p in (10, 30):  # not separable, separable (n = 40, pure noise: Cover threshold p = 20)
+        calls.clear()
+        A = _design(rng, 40, p, "purenoise")
+        assert sim.separable_lp(A) == (p == 30) and len(calls) == 2
+
+
 def test_nnls_verdict_equals_lp_near_cover_threshold():
     """Around p = n/2 (pure noise) about half the samples are separable; NNLS and the LP must agree on each."""
     rng = np.random.default_rng(4)
@@ -67,16 +122,16 @@ def test_lp_separable_fraction_matches_cover():
     rng = np.random.default_rng(5)
     n, p, reps = 30, 14, 400
     hits = sum(sim.separable_lp(_design(rng, n, p, "purenoise")) for _ in range(reps))
-    prob = sim.cover_probability(n, p)
+    prob = cover_probability(n, p)
     assert abs(hits / reps - prob) < 4 * np.sqrt(prob * (1 - prob) / reps)
 
 
 def test_cover_probability_exact():
-    assert sim.cover_probability(40, 20) == pytest.approx(0.5, abs=1e-15)
+    assert cover_probability(40, 20) == pytest.approx(0.5, abs=1e-15)
     n, p = 25, 9
     direct = sum(special.comb(n - 1, k, exact=True) for k in range(p)) / 2 ** (n - 1)
-    assert sim.cover_probability(n, p) == pytest.approx(direct, rel=1e-13)
-    assert sim.cover_probability(10, 10) == 1.0
+    assert cover_probability(n, p) == pytest.approx(direct, rel=1e-13)
+    assert cover_probability(10, 10) == 1.0
 
 
 def test_conditional_test_error_brute_force():
