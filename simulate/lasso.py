@@ -1,4 +1,4 @@
-"""Finite-size LASSO, minimum-l1 interpolation, AMP and basis-pursuit experiments (formulas/lasso.md).
+"""Finite-size LASSO, minimum-l1 interpolation, AMP and basis-pursuit experiments.
 
 One replicate draws X in R^{n x p} with iid N(0, 1/n) entries, beta with iid coordinates
 B ~ (1 - eps) delta_0 + eps P (P = N(0, 1) for ``gauss``, uniform{+-1} for ``rademacher``) and

@@ -1,6 +1,6 @@
 """Finite-size max-margin classification: one exact replicate of the hard-margin SVM without intercept.
 
-Data (formulas/max_margin.md Sec. 5): X (n x p) with iid N(0, 1) entries, teacher beta* = e_1 (by rotation
+Data: X (n x p) with iid N(0, 1) entries, teacher beta* = e_1 (by rotation
 invariance the same law as a uniform unit teacher), G = X[:, 0], labels y drawn from ``model.labels``
 (noiseless sign(G); flip:q sign(G) flipped with probability q; logistic:beta P(y = 1) = 1/(1 + exp(-beta G));
 purenoise +-1 with probability 1/2). With A = diag(y) X the estimator is the exact hard-margin solution

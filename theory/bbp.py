@@ -1,4 +1,4 @@
-"""BBP spectral transitions: n, p -> infinity limits (formulas/bbp.md, sections A-D).
+"""BBP spectral transitions: n, p -> infinity limits.
 
 Common conventions. ``top_eigenvalue`` is the eigenvalue whose eigenvector is the estimator; ``overlap_sq``
 is the squared cosine between that unit eigenvector and the planted direction (sign-free; 0 below the
@@ -36,7 +36,7 @@ spectral-pr  y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p
 
 hessian-init  Hessian of L(W) = (1/2) sum_mu (yhat_mu - y_mu)^2/(a + y_mu) at a random initialisation of a
     quadratic student of width p (teacher width p*), y = (1/p*) sum_j nu_j^2, yhat = (1/p) sum_k lam_k^2,
-    alpha = M/N (formulas/bbp.md D; our derivation - Annesi, Bocchi & Cammarota, arXiv 2510.18435, for the
+    alpha = M/N (our derivation - Annesi, Bocchi & Cammarota, arXiv 2510.18435, for the
     setting). With gamma = -p u/2, u in (0, 1], q ~ chi2_p, y ~ chi2_{p*}/p*:
         r_par = (2/p)(3q/p - y)/(a + (1-u) y + 3u q/p),  r_perp = (2/p)(q/p - y)/(a + (1-u) y + u q/p),
         R1 = E[r_par + (p-1) r_perp], R2 = E[r_par^2 + (p-1) r_perp^2], Ry = E[(y-1)(...)], R2y = E[y(...^2)],

@@ -1,6 +1,6 @@
 """Ridge and ridgeless (minimum-norm) linear regression: exact n, p -> infinity limits.
 
-Model (formulas/ridge.md). x ~ N(0, Sigma) in R^p, Sigma with spectral measure H (``spectrum``: atoms s
+Model. x ~ N(0, Sigma) in R^p, Sigma with spectral measure H (``spectrum``: atoms s
 with weights w; <f> = sum_i w_i f(s_i)); signal beta with E beta beta^T = (r2/p) I; y = x^T beta + eps,
 eps ~ N(0, sigma2); n samples, p/n -> gamma. Estimator
 
@@ -45,7 +45,7 @@ interpolation" (arXiv 1903.08560), linear-features section (general Sigma; missp
 models); Dobriban & Wager 2018 (arXiv 1507.03003), ridge risk via the Marchenko-Pastur / Silverstein
 equation and the optimal lam; Bach 2023 (arXiv 2303.01372), the df1/df2 form; train_error via the GCV
 identity of Patil, Wei, Rinaldo, Tibshirani (arXiv 2102.04628); norm2 by differentiating the
-deterministic equivalent in lam (formulas/ridge.md section 2.1). Every formula is checked in
+deterministic equivalent in lam. Every formula is checked in
 tests/theory/test_ridge.py against closed forms, mpmath quadrature of the MP law and reference values.
 
 Numerics: kappa by a vectorised Halley iteration in log kappa over all grid points at once, safeguarded by

@@ -3,7 +3,7 @@
 Finite-size handling in ``check`` (docs/ARCHITECTURE.md "The verdict"): no exact finite-size mean is known,
 so every checked point is simulated at three geometric sizes and each metric extrapolated in 1/n (the LASSO
 mse and the residual estimate of tau_star carry an O(1/p) bias of a few percent at p = 1000,
-formulas/lasso.md section 5); the intercept is compared with the limit.
+the lasso family notes section 5); the intercept is compared with the limit.
 
 * lam = 0 (minimum-l1 interpolation, n < p): the simulator has no finite-n estimate of tau_star (the
   residual estimate is 0/0; the state-evolution identity would only repeat mse), so those scenarios declare

@@ -3,7 +3,7 @@
 Finite-size handling in ``check`` (docs/ARCHITECTURE.md "The verdict"):
 
 * margin, cos_angle, test_error: simulated at three geometric n well above the separability threshold
-  (psi >= psi* + 0.3, where every sample is separable; formulas/max_margin.md 5) and extrapolated in 1/n;
+  (psi >= psi* + 0.3, where every sample is separable; the max_margin family notes 5) and extrapolated in 1/n;
   the intercept is compared with the limit. Below the threshold they are NaN by definition (documented:
   ``nan_ok``), and scenarios there declare them skipped.
 * separable: for purenoise labels the exact finite-n mean is Cover's probability
@@ -59,7 +59,7 @@ SCENARIOS = (
     _scenario(_N, 10, 0.1, "flip:0.2", skip=_NONSEPARABLE),
     _scenario(100, 60, 0.45, "purenoise", skip=_COVER_ONLY),
     _scenario(100, 60, 0.55, "purenoise", skip=_COVER_ONLY),
-    # full set: the reference points of formulas/max_margin.md 6, and the transition
+    # full set: the reference points of the max_margin family notes 6, and the transition
     *(_scenario((200, 400, 800), 20, psi, labels, True) for labels, psi in (
         ("noiseless", 0.8), ("noiseless", 3.0), ("flip:0.2", 1.5), ("flip:0.2", 3.0), ("logistic:2", 0.8),
         ("logistic:2", 1.5), ("purenoise", 0.8), ("purenoise", 3.0), ("logistic:5", 2.0), ("flip:0.1", 6.0))),

@@ -2,7 +2,7 @@
 
 Finite-d handling in ``check`` (docs/ARCHITECTURE.md "The verdict"): no exact finite-d mean is known, so
 every checked point is simulated at three geometric input dimensions d and each metric's mean is
-extrapolated in 1/d (the finite-d drift decays like 1/d, formulas/random_features.md section 6: train
+extrapolated in 1/d (the finite-d drift decays like 1/d, the random_features family notes section 6: train
 error at lam = 0.01 +4.6 %, +2.9 %, +1.6 % at d = 100, 200, 400); the intercept is compared with the limit.
 Ridgeless points with |psi1/psi2 - 1| < 0.2 are not among the scenarios: there the error is heavy-tailed
 (smallest singular value of Z) and a mean of a few dozen replicates is not a reliable finite-d observable.

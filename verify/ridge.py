@@ -7,7 +7,7 @@ Finite-size handling in ``check`` (docs/ARCHITECTURE.md "The verdict"):
   scenarios compared with that exact value.
 * Every other point (lam > 0, and ridgeless points with p > n + 1 and Sigma != I) is simulated at three
   geometric sizes and its mean extrapolated in 1/n (the Rao-Blackwellised finite-n mean differs from the
-  limit by c |limit|/n, formulas/ridge.md section 5); the intercept is compared with the limit.
+  limit by c |limit|/n, the ridge family notes section 5); the intercept is compared with the limit.
 * Listed spectra (power-law, file) fix p, so they are checked only where an exact reference exists.
 """
 from __future__ import annotations
