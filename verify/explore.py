@@ -234,7 +234,7 @@ def figure_bytes(view: View, lines: list[dict[str, Any]], sims: list[dict[str, A
     import matplotlib
 
     with matplotlib.rc_context(style):
-        fig = Figure(figsize=(3.4, 2.6))
+        fig = Figure(figsize=(3.4, 2.6), layout="constrained")
         ax = fig.add_subplot()
         colours = {}
         for k, line in enumerate(lines):
@@ -246,7 +246,6 @@ def figure_bytes(view: View, lines: list[dict[str, Any]], sims: list[dict[str, A
         ax.set_xlabel(view.x)
         ax.set_ylabel(", ".join(view.metrics))
         ax.legend(fontsize=6, frameon=False)
-        fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=300)
     return buf.getvalue()
