@@ -30,7 +30,6 @@ from typing import Any, Callable
 import numpy as np
 
 from overparam.errors import OverparamError, ParameterError
-from overparam.models import Model
 
 from . import registry
 
@@ -55,11 +54,6 @@ def slider_range(spec) -> tuple[float, float]:
         eps = 1e-3 * (hi - lo)
         lo, hi = lo + (eps if spec.lo_open else 0.0), hi - (eps if spec.hi_open else 0.0)
     return float(lo), float(hi)
-
-
-def parse_list(spec, name: str, text: str) -> list[Any]:
-    """A comma list (or one value) of a parameter, validated by its declaration (ParameterError)."""
-    return spec.parse(name, text)
 
 
 @dataclass
@@ -95,7 +89,7 @@ def validate(view: View) -> dict[str, str]:
         if name in (view.x, view.series):
             continue
         try:
-            values = parse_list(specs[name], name, text)
+            values = specs[name].parse(name, text)
             if len(values) != 1:
                 raise ParameterError(name, text, "one value (use the series menu for several)")
         except ValueError as exc:
@@ -107,7 +101,7 @@ def validate(view: View) -> dict[str, str]:
             errors[key] = str(exc).splitlines()[0]
     if view.series != "(none)":
         try:
-            parse_list(specs[view.series], view.series, view.series_values)
+            specs[view.series].parse(view.series, view.series_values)
         except ValueError as exc:
             errors["series_values"] = str(exc).splitlines()[0]
     if not view.metrics:
@@ -116,18 +110,22 @@ def validate(view: View) -> dict[str, str]:
 
 
 def _scalar_values(view: View, specs: dict) -> dict[str, Any]:
-    return {k: parse_list(specs[k], k, t)[0] for k, t in view.values.items() if k not in (view.x, view.series)}
+    return {k: specs[k].parse(k, t)[0] for k, t in view.values.items() if k not in (view.x, view.series)}
 
 
 def series_list(view: View) -> list[Any]:
     specs = registry.model_entry(view.model).model.params()
     if view.series == "(none)":
         return [None]
-    return parse_list(specs[view.series], view.series, view.series_values)
+    return specs[view.series].parse(view.series, view.series_values)
 
 
 def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(getattr(value, "label", value))
+
+
+def _line_label(view: View, metric: str, series: Any) -> str:
+    return metric if series is None else f"{metric}, {view.series} = {_label(series)}"
 
 
 def curves(view: View, points: int = POINTS) -> list[dict[str, Any]]:
@@ -147,8 +145,7 @@ def curves(view: View, points: int = POINTS) -> list[dict[str, Any]]:
         theory = entry.theory(entry.model(**kw))
         for metric in view.metrics:
             y = np.broadcast_to(np.asarray(theory[metric], dtype=float), x.shape)
-            label = metric if s is None else f"{metric}, {view.series} = {_label(s)}"
-            out.append({"label": label, "metric": metric, "series": s, "x": x, "y": np.array(y)})
+            out.append({"label": _line_label(view, metric, s), "metric": metric, "series": s, "x": x, "y": np.array(y)})
     return out
 
 
@@ -217,8 +214,7 @@ def simulation_points(view: View, n: int, reps: int, seed: int, store: Any,
         rec = run(entry, entry.model(**kw), n, reps, options)[0]
         for metric in view.metrics:
             if metric in rec:
-                label = metric if s is None else f"{metric}, {view.series} = {_label(s)}"
-                out.append({"label": label, "x": xv, "y": float(rec[metric]),
+                out.append({"label": _line_label(view, metric, s), "x": xv, "y": float(rec[metric]),
                             "se": float(rec.get(metric + "_se", np.nan))})
         progress(i + 1, len(todo))
     return out
@@ -388,10 +384,7 @@ class _Page:  # pragma: no cover - exercised by the browser test
             return
         try:
             lines = curves(view)
-        except OverparamError as exc:
-            self.status.text = html.escape(str(exc).splitlines()[0])
-            return
-        except ValueError as exc:
+        except (OverparamError, ValueError) as exc:
             self.status.text = html.escape(str(exc).splitlines()[0])
             return
         self._lines = lines
