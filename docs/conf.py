@@ -87,7 +87,24 @@ def _normalise(app, what, name, obj, options, lines: list[str]) -> None:
             last = len(out) - 1
         if verbatim_at is None and line.rstrip().endswith("::"):
             verbatim_at = _indent(line)
-    lines[:] = out
+    lines[:] = _split_math(out)
+
+
+def _split_math(lines: list[str]) -> list[str]:
+    """One ``.. math::`` directive per equation: Sphinx sets the blank-line-separated equations of one
+    directive as rows of an ``aligned`` environment without alignment points, which right-aligns them."""
+    out: list[str] = []
+    at = None  # indentation of the open math directive
+    for line in lines:
+        if at is not None and line.strip() and _indent(line) <= at:
+            at = None
+        if at is not None and line.strip() and out and not out[-1].strip() and out[-2].strip() \
+                and not out[-2].strip().startswith(".. math::"):
+            out += [" " * at + ".. math::", ""]
+        out.append(line)
+        if line.strip() == ".. math::":
+            at = _indent(line)
+    return out
 
 
 def setup(app) -> None:

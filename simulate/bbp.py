@@ -1,22 +1,28 @@
-"""BBP family: one finite-size replicate with the exact matrices.
+r"""BBP family: one finite-size replicate with the exact matrices.
 
 Conventions are those of ``overparam.theory.bbp``: ``top_eigenvalue`` is the eigenvalue whose eigenvector
 is the estimator, ``overlap_sq`` the squared cosine of that unit eigenvector with the planted direction.
 By orthogonal invariance the planted direction is e1 (spiked models, spectral PR). Threshold-type metrics
 (threshold, alpha_bbp, transition) are limits, not finite-size observables, and are not returned.
 
-spiked-wigner      Y = W + theta e1 e1^T, W = (A + A^T)/sqrt(2N); top pair by Lanczos (eigsh, start vector
-                   drawn from ``rng``, so the replicate is reproducible).
-spiked-covariance  X n x p standard normal with column 0 scaled by sqrt(ell), S = X^T X / n; top pair by eigsh.
-spectral-pr        y = X[:, 0]^2, D = (X^T diag(T(y)) X)/n; top pair by LAPACK (T can be very negative, which
-                   would slow Lanczos).
-hessian-init       the Euclidean Hessian of L(W) = (1/2) sum_mu (yhat - y)^2/(a + y) at independent random
-                   teacher/student rows on the sphere |w|^2 = N, built blockwise:
-                   H_(k,l) = X^T diag(c_kl) X / N, c_kl = [(4/p^2) lam_k lam_l + delta_kl (2/p)(yhat - y)]/(a + y)
-                   (pN x pN, nothing larger is formed); the p p* lowest eigenpairs by LAPACK.
-                   min_eigenvalue/overlap_sq from the lowest eigenvector (overlap = squared norm of its
-                   projection on span{w*_j} (x) R^p); cluster_eigenvalue/cluster_overlap_sq = the means over the
-                   p p* lowest eigenpairs (the finite-N observables of the p p*-fold outlier).
+*   spiked-wigner: Y = W + theta e1 e1^T, W = (A + A^T)/sqrt(2N); top pair by Lanczos (eigsh, start vector
+    drawn from ``rng``, so the replicate is reproducible).
+*   spiked-covariance: X n x p standard normal with column 0 scaled by sqrt(ell), S = X^T X / n; top pair by
+    eigsh.
+*   spectral-pr: y = X[:, 0]^2, D = (X^T diag(T(y)) X)/n; top pair by LAPACK (T can be very negative, which
+    would slow Lanczos).
+*   hessian-init: the Euclidean Hessian of L(W) = (1/2) sum_mu (yhat - y)^2/(a + y) at independent random
+    teacher/student rows on the sphere |w|^2 = N, built blockwise:
+
+    .. math::
+
+        H_{(k,l)} = \frac{X^\top \mathrm{diag}(c_{kl})\, X}{N}, \qquad
+        c_{kl} = \frac{(4/p^2)\, \lambda_k \lambda_l + \delta_{kl}\, (2/p)(\hat{y} - y)}{a + y}
+
+    (pN x pN, nothing larger is formed); the p p* lowest eigenpairs by LAPACK. min_eigenvalue/overlap_sq
+    from the lowest eigenvector (overlap = squared norm of its projection on span{w*_j} (x) R^p);
+    cluster_eigenvalue/cluster_overlap_sq = the means over the p p* lowest eigenpairs (the finite-N
+    observables of the p p*-fold outlier).
 """
 from __future__ import annotations
 

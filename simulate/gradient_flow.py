@@ -1,4 +1,4 @@
-"""Gradient flow / gradient descent on least squares at finite (n, p): one replicate, exact iterates.
+r"""Gradient flow / gradient descent on least squares at finite (n, p): one replicate, exact iterates.
 
 Data model and design exactly as ``simulate.ridge`` (X = Z diag(sqrt(s)), s = ``model.spectrum.for_dimension(p)``,
 E beta beta^T = (r2/p) I, eps ~ N(0, sigma2)). The iterate from b_0 = 0 on (1/2n) ||y - X b||^2 is the
@@ -7,11 +7,18 @@ f = 1 - (1 - eta e)^k, k = t/eta (gradient descent): ``GradientFlow.filters``, t
 recursions (no ODE solver, no step loop; exact for every t and k).
 
 Rao-Blackwellised over beta and eps as in ridge: from ONE eigendecomposition of the smaller Gram matrix
-(nonzero eigenvalues e_j, w_j = v_j^T Sigma v_j), with phi = 1 - f,
+(nonzero eigenvalues e_j, w_j = v_j^T Sigma v_j), with phi = 1 - f (:math:`r_2` = ``r2``,
+:math:`\sigma^2` = ``sigma2``),
 
-    bias        = (r2/p) [tr Sigma - sum_j w_j + sum_j phi_j^2 w_j],   variance = (sigma2/n) sum_j w_j f_j^2/e_j
-    norm2       = (r2/p) sum_j f_j^2 + (sigma2/n) sum_j f_j^2/e_j
-    train_error = (r2/p) sum_j phi_j^2 e_j + (sigma2/n) [n - r + sum_j phi_j^2]
+.. math::
+
+    \mathrm{bias} = \frac{r_2}{p} \left[ \mathrm{tr}\,\Sigma - \sum_j w_j + \sum_j \phi_j^2 w_j \right], \qquad
+    \mathrm{variance} = \frac{\sigma^2}{n} \sum_j \frac{w_j f_j^2}{e_j}
+
+    \mathrm{norm2} = \frac{r_2}{p} \sum_j f_j^2 + \frac{\sigma^2}{n} \sum_j \frac{f_j^2}{e_j}
+
+    \mathrm{train\_error} = \frac{r_2}{p} \sum_j \phi_j^2 e_j
+    + \frac{\sigma^2}{n} \left[ n - r + \sum_j \phi_j^2 \right]
 
 for every (t, eta) of the grid at once (``simulate.ridge.filter_metrics``). These are the exact expectations
 over beta and eps given X of the realised metrics. ``optimal_time``/``optimal_risk`` are theory-only.

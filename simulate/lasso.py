@@ -1,4 +1,4 @@
-"""Finite-size LASSO, minimum-l1 interpolation, AMP and basis-pursuit experiments.
+r"""Finite-size LASSO, minimum-l1 interpolation, AMP and basis-pursuit experiments.
 
 One replicate draws X in R^{n x p} with iid N(0, 1/n) entries, beta with iid coordinates
 B ~ (1 - eps) delta_0 + eps P (P = N(0, 1) for ``gauss``, uniform{+-1} for ``rademacher``) and
@@ -16,17 +16,25 @@ Estimators (exact, never a stand-in):
 * lam = 0, n >= p (a delta sweep across 1): least squares, the lam -> 0+ limit.
 
 Metrics (the same conventions as ``overparam.theory.lasso``), r = y - X beta_hat, df = ||beta_hat||_0:
-  mse = ||beta_hat - beta||^2 / p;  frac_nonzero = df / p;
-  tau_star = ||r|| / (sqrt(n) (1 - df/n))  (the AMP residual estimate of tau_*);
-  threshold = lam sqrt(n) / ||r||  (= theta_hat / tau_hat with theta_hat = lam / (1 - df/n)).
-  When the support fills the sample (df = n, possible for small lam > 0 at finite n) the residual r != 0
-  is divided by zero degrees of freedom: tau_star = inf (a genuine singularity of the estimate), while
-  threshold stays finite (r = lam X_S^{-T} sign(b_S): threshold = sqrt(n) / ||X_S^{-T} sign(b_S)||, the lam = 0
-  value below on the same support). If y = 0 (sigma2 = 0, beta = 0), b = 0 and threshold = inf.
-  At lam = 0 with n < p (r = 0, df = n): threshold = sqrt(n) / ||v|| from the dual, and tau_star = NaN
-  (the residual estimate is 0/0 and there is no other finite-n estimate of tau_* independent of mse); at
-  n = p, threshold = 0 and tau_star = NaN. Also returned: ``gap``, the certified relative duality gap
-  (0 for the LP/least-squares points, whose feasibility is checked to 1e-8 instead).
+
+.. math::
+
+    \mathrm{mse} = \frac{\|\hat\beta - \beta\|^2}{p}, \qquad \mathrm{frac\_nonzero} = \frac{\mathrm{df}}{p}
+
+    \mathrm{tau\_star} = \frac{\|r\|}{\sqrt{n}\,(1 - \mathrm{df}/n)}
+
+    \mathrm{threshold} = \frac{\lambda \sqrt{n}}{\|r\|} = \frac{\hat\theta}{\hat\tau}, \qquad
+    \hat\theta = \frac{\lambda}{1 - \mathrm{df}/n}
+
+with :math:`\lambda` = ``lam``; tau_star (tau_hat) is the AMP residual estimate of tau_*.
+When the support fills the sample (df = n, possible for small lam > 0 at finite n) the residual r != 0
+is divided by zero degrees of freedom: tau_star = inf (a genuine singularity of the estimate), while
+threshold stays finite (r = lam X_S^{-T} sign(b_S): threshold = sqrt(n) / ||X_S^{-T} sign(b_S)||, the lam = 0
+value below on the same support). If y = 0 (sigma2 = 0, beta = 0), b = 0 and threshold = inf.
+At lam = 0 with n < p (r = 0, df = n): threshold = sqrt(n) / ||v|| from the dual, and tau_star = NaN
+(the residual estimate is 0/0 and there is no other finite-n estimate of tau_* independent of mse); at
+n = p, threshold = 0 and tau_star = NaN. Also returned: ``gap``, the certified relative duality gap
+(0 for the LP/least-squares points, whose feasibility is checked to 1e-8 instead).
 
 Second estimator: :func:`amp` runs approximate message passing with the Onsager term at a fixed
 normalised threshold alpha; its fixed point is the LASSO solution at lam_N = alpha tau (1 - df/n).
@@ -492,12 +500,16 @@ def _on_support(X: np.ndarray, y: np.ndarray, b: np.ndarray, v: np.ndarray) -> t
 # ---------------------------------------------------------------------------------------- AMP
 def amp(X: np.ndarray, y: np.ndarray, alpha: float, iterations: int = 500, tol: float = 1e-10,
         damping: float = 1.0) -> dict:
-    """AMP for the LASSO at normalised threshold alpha (Donoho-Maleki-Montanari 2009):
+    r"""AMP for the LASSO at normalised threshold alpha (Donoho-Maleki-Montanari 2009):
 
-        u = x + X^T z,  tau = ||z|| / sqrt(n),  x' = eta(u; alpha tau),
-        z' = y - X x' + (1/delta) mean(eta'(u)) z          (Onsager term, delta = n/p),
+    .. math::
 
-    x' optionally damped (x <- (1 - damping) x + damping x'). Stops when ||x' - x|| <= tol ||x'||.
+        u = x + X^\top z, \qquad \tau = \frac{\|z\|}{\sqrt{n}}, \qquad x' = \eta(u; \alpha \tau)
+
+        z' = y - X x' + \frac{1}{\delta} \operatorname{mean}(\eta'(u))\, z
+
+    (the last term is the Onsager term, delta = n/p); x' optionally damped (x <- (1 - damping) x + damping x').
+    Stops when ||x' - x|| <= tol ||x'||.
     Returns {beta, tau, lam (= alpha tau (1 - df/n), the LASSO penalty of the fixed point), iterations,
     converged}."""
     n, p = X.shape

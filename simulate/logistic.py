@@ -1,10 +1,12 @@
-"""Finite-size logistic regression: one exact replicate of the unregularised MLE and its likelihood-ratio tests.
+r"""Finite-size logistic regression: one exact replicate of the unregularised MLE and its likelihood-ratio tests.
 
 Data (the conventions of ``overparam.theory.logistic``): X (n x p) with iid N(0, 1) entries, beta* = e_1 (by
 rotation invariance the same law as any unit vector), labels from max-margin's label model (logistic:beta,
 purenoise for beta = 0) drawn by ``overparam.simulate.max_margin.draw_labels``. With A = diag(y) X the MLE is
 
-    b = argmin_b f(b),  f(b) = sum_i log(1 + exp(-(A b)_i)),
+.. math::
+
+    b = \operatorname{argmin}_b f(b), \qquad f(b) = \sum_i \log\left(1 + \exp(-(A b)_i)\right)
 
 computed by damped Newton from b = 0 (Cholesky of the Hessian H = A^T diag(s (1 - s)) A, s = sigmoid(A b),
 Armijo backtracking on f). Certificate: H positive definite, the Newton decrement g^T H^-1 g (~ 2 (f - min f))

@@ -1,11 +1,14 @@
-"""Finite-size max-margin classification: one exact replicate of the hard-margin SVM without intercept.
+r"""Finite-size max-margin classification: one exact replicate of the hard-margin SVM without intercept.
 
 Data: X (n x p) with iid N(0, 1) entries, teacher beta* = e_1 (by rotation
 invariance the same law as a uniform unit teacher), G = X[:, 0], labels y drawn from ``model.labels``
 (noiseless sign(G); flip:q sign(G) flipped with probability q; logistic:beta P(y = 1) = 1/(1 + exp(-beta G));
 purenoise +-1 with probability 1/2). With A = diag(y) X the estimator is the exact hard-margin solution
 
-    w_hat = argmin ||w||^2  s.t.  A w >= 1,      theta_hat = w_hat/||w_hat||,
+.. math::
+
+    \hat{w} = \operatorname{argmin}_w \|w\|^2 \quad \mathrm{s.t.} \quad A w \geq 1, \qquad
+    \hat\theta = \frac{\hat{w}}{\|\hat{w}\|},
 
 computed as the least-distance programme of Lawson and Hanson: u = argmin_{u >= 0} ||E u - f||, E = [R; 1^T],
 f = (0, ..., 0, 1), R^T R = A A^T (R = A^T when p < n, else the triangular factor of a QR of A^T);

@@ -1,13 +1,27 @@
-"""One finite-size replicate of ``ntk-init``: the NTK Gram matrix at random initialisation, exactly.
+r"""One finite-size replicate of ``ntk-init``: the NTK Gram matrix at random initialisation, exactly.
 
 Model and metric definitions: :mod:`overparam.theory.ntk` (same conventions). Sizes n (samples), d (input
 dimension) and, at finite width, k (hidden units): x_i = z_i/|z_i| with z_i ~ N(0, I_d); K is formed without the
 n x kd Jacobian:
-  width inf:    Sigma_ij = g(<x_i, x_j>), g(t) = t h(t) entrywise with h(t) = E phi'(u) phi'(v) (corr t):
-                relu (pi - arccos t)/(2 pi), erf (4/pi)/sqrt(9 - 4t^2), phi = z^2/2: t, Hermite coefficients
-                c_r: sum_r c_r^2 t^r, tanh its Hermite series sum_{r < 120} mu_r^2 t^r (|t| < 1 off the
-                diagonal); the diagonal is set to E phi'(G)^2 exactly;
-  finite width: K = (D D^T/k) o (X X^T), D = phi'(X W^T), W (k x d) standard Gaussian.
+
+* width inf: Sigma_ij = g(<x_i, x_j>), g(t) = t h(t) entrywise with h(t) = E phi'(u) phi'(v) (corr t), for
+  relu, erf, phi = z^2/2, Hermite coefficients c_r, and tanh (its Hermite series; |t| < 1 off the diagonal):
+
+  .. math::
+
+      h_{\mathrm{relu}}(t) = \frac{\pi - \arccos t}{2 \pi}, \qquad
+      h_{\mathrm{erf}}(t) = \frac{4/\pi}{\sqrt{9 - 4 t^2}}, \qquad
+      h_{z^2/2}(t) = t, \qquad
+      h_c(t) = \sum_r c_r^2 t^r, \qquad
+      h_{\tanh}(t) = \sum_{r < 120} \mu_r^2 t^r
+
+  the diagonal is set to E phi'(G)^2 exactly;
+* finite width, with W (k x d) standard Gaussian:
+
+  .. math::
+
+      K = \frac{D D^\top}{k} \circ (X X^\top), \qquad D = \phi'(X W^\top)
+
 One symmetric eigendecomposition K = U diag(lam) U^T then gives every metric exactly (no training loop): with
 f_i = (1 - lam_i/lam_max)^{2t} and q_i = |X^T u_i|^2 (sum_i q_i = n), train_loss = mean(f) and
 train_loss_signal = sum_i f_i q_i / n. ``steps`` may be an array (all served by one decomposition).

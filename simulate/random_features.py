@@ -1,4 +1,4 @@
-"""Random-features ridge regression at finite d: one exact replicate.
+r"""Random-features ridge regression at finite d: one exact replicate.
 
 Draw (all from the given generator): inputs X (n x d) and weights Theta (N x d) uniform on the sphere of
 radius sqrt(d) (normalised Gaussian rows); beta1 uniform on the sphere of radius sqrt(r2); the nonlinear
@@ -9,7 +9,10 @@ labels y = <beta1, x> + f_NL(x) + eps, eps ~ N(0, sigma2).
 Estimator: features Z = s(X Theta^T/sqrt(d)) with the raw activation (mu0 kept, no intercept: MM's
 estimator), and for every lam of the grid, with rho = N lam/d,
 
-    a_hat = (Z^T Z/n + rho I)^{-1} Z^T y/n = Z^T (Z Z^T/n + rho I)^{-1} y/n,
+.. math::
+
+    \hat a = \left(\frac{Z^\top Z}{n} + \rho I\right)^{-1} \frac{Z^\top y}{n}
+    = Z^\top \left(\frac{Z Z^\top}{n} + \rho I\right)^{-1} \frac{y}{n},
 
 computed from ONE symmetric eigendecomposition of the smaller of Z^T Z/n (N <= n) and Z Z^T/n (N > n)
 that serves the whole lam grid. lam = 0 is the minimum-norm least-squares solution pinv(Z) y (eigenvalues

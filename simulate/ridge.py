@@ -1,4 +1,4 @@
-"""Ridge / ridgeless regression at finite (n, p): one replicate with the exact estimator.
+r"""Ridge / ridgeless regression at finite (n, p): one replicate with the exact estimator.
 
 Design: X = Z diag(sqrt(s)), Z n x p iid N(0, 1), s = ``model.spectrum.for_dimension(p)``. Sigma is taken
 diagonal without loss of generality: the signal prior is isotropic (E beta beta^T = (r2/p) I), so rotating
@@ -9,13 +9,21 @@ minimum-norm least-squares solution pinv(X) y.
 Default mode ``"rb"`` (Rao-Blackwellised): one eigendecomposition of the smaller Gram matrix serves the
 whole lam grid, and the metrics are the exact expectations over beta and eps given X. With e_j the r
 nonzero eigenvalues of X^T X/n (e_j <= max(e) max(n, p) eps counts as 0), v_j their eigenvectors,
-f_j = e_j/(e_j + lam) (1 at lam = 0) and w_j = v_j^T Sigma v_j:
+f_j = e_j/(e_j + lam) (1 at lam = 0) and w_j = v_j^T Sigma v_j (:math:`\lambda` = ``lam``,
+:math:`r_2` = ``r2``, :math:`\sigma^2` = ``sigma2``):
 
-    bias        = (r2/p) [tr Sigma - sum_j w_j + sum_j (1 - f_j)^2 w_j]
-    variance    = (sigma2/n) sum_j w_j e_j/(e_j + lam)^2
-    excess_risk = bias + variance
-    norm2       = (r2/p) sum_j f_j^2 + (sigma2/n) sum_j e_j/(e_j + lam)^2
-    train_error = (r2/p) sum_j (1 - f_j)^2 e_j + (sigma2/n) [n - r + sum_j (1 - f_j)^2]
+.. math::
+
+    \mathrm{bias} = \frac{r_2}{p} \left[ \mathrm{tr}\,\Sigma - \sum_j w_j + \sum_j (1 - f_j)^2 w_j \right]
+
+    \mathrm{variance} = \frac{\sigma^2}{n} \sum_j \frac{w_j e_j}{(e_j + \lambda)^2}
+
+    \mathrm{excess\_risk} = \mathrm{bias} + \mathrm{variance}
+
+    \mathrm{norm2} = \frac{r_2}{p} \sum_j f_j^2 + \frac{\sigma^2}{n} \sum_j \frac{e_j}{(e_j + \lambda)^2}
+
+    \mathrm{train\_error} = \frac{r_2}{p} \sum_j (1 - f_j)^2 e_j
+    + \frac{\sigma^2}{n} \left[ n - r + \sum_j (1 - f_j)^2 \right]
 
 (tr Sigma - sum_j w_j = 0 exactly when r = p and is set so). These have the same means as the metrics of
 one realised (beta, eps) and a much smaller spread. Mode ``"plain"`` is the check: one beta ~ N(0, (r2/p) I)

@@ -57,3 +57,55 @@ def test_citation_cff_is_valid_yaml():
 
     data = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert data["cff-version"].startswith("1.2") and data["title"] and data["authors"]
+
+
+def _math_in(doc: str) -> list[str]:
+    """The LaTeX of every ``.. math::`` block (one entry per blank-line-separated equation) and ``:math:`` role."""
+    import re
+    import textwrap
+
+    found = re.findall(r":math:`([^`]+)`", doc)
+    lines = doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() != ".. math::":
+            continue
+        indent = len(line) - len(line.lstrip())
+        body = []
+        for nxt in lines[i + 1:]:
+            if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                break
+            body.append(nxt)
+        found += [eq.strip() for eq in textwrap.dedent("\n".join(body)).split("\n\n") if eq.strip()]
+    return found
+
+
+def _docstrings(module) -> list[str]:
+    import inspect
+
+    docs = [module.__doc__ or ""]
+    for _, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o)):
+        if obj.__module__ == module.__name__ and obj.__doc__:
+            docs.append(obj.__doc__)
+    return docs
+
+
+def test_docstring_equations_are_valid_latex():
+    """Displayed equations are ``.. math::`` LaTeX (rendered by MathJax on the site); each one must parse with
+    matplotlib's mathtext, a strict subset of what MathJax accepts, so a broken equation fails here offline.
+    Every family's theory module displays its equations that way."""
+    import importlib
+
+    from matplotlib.mathtext import MathTextParser
+
+    parser = MathTextParser("path")
+    for name in registry.families():
+        for layer in ("theory", "simulate", "verify"):
+            module = importlib.import_module(f"overparam.{layer}.{name}")
+            equations = [eq for doc in _docstrings(module) for eq in _math_in(doc)]
+            if layer == "theory":
+                assert equations, f"{module.__name__}: no .. math:: equations"
+            for eq in equations:
+                try:
+                    parser.parse(f"${' '.join(eq.split())}$")
+                except Exception as exc:  # noqa: BLE001 - report which equation fails and why
+                    raise AssertionError(f"{module.__name__}: {eq!r}: {str(exc).splitlines()[-1]}") from None

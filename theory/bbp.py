@@ -1,24 +1,30 @@
-"""BBP spectral transitions: n, p -> infinity limits.
+r"""BBP spectral transitions: n, p -> infinity limits.
 
 Common conventions. ``top_eigenvalue`` is the eigenvalue whose eigenvector is the estimator; ``overlap_sq``
 is the squared cosine between that unit eigenvector and the planted direction (sign-free; 0 below the
 transition). ``threshold``/``alpha_bbp``/``transition`` depend on the parameters only (limits, not
 finite-size observables).
 
-spiked-wigner  Y = theta v v^T + W, W = (A + A^T)/sqrt(2N) (semicircle on [-2, 2]), |v| = 1.
+*   spiked-wigner: Y = theta v v^T + W, W = (A + A^T)/sqrt(2N) (semicircle on [-2, 2]), |v| = 1.
     top_eigenvalue = theta + 1/theta and overlap_sq = 1 - 1/theta^2 for theta > 1; (2, 0) otherwise
     (Baik-Ben Arous-Peche 2005; Benaych-Georges & Nadakuditi 2011, arXiv 0910.2120).
 
-spiked-covariance  x_i ~ N(0, I_p + (ell - 1) u u^T), S = X^T X / n, gamma = p/n.
+*   spiked-covariance: x_i ~ N(0, I_p + (ell - 1) u u^T), S = X^T X / n, gamma = p/n.
     threshold = 1 + sqrt(gamma); above it top_eigenvalue = ell (1 + gamma/(ell - 1)) and
     overlap_sq = (1 - gamma/(ell - 1)^2)/(1 + gamma/(ell - 1)); below: the Marchenko-Pastur edge
     (1 + sqrt(gamma))^2 and 0 (Baik & Silverstein 2006; Paul 2007).
 
-spectral-pr  y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p, estimator = top
+*   spectral-pr: y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p, estimator = top
     eigenvector of D (Lu & Li, arXiv 1702.06435; Mondelli & Montanari, arXiv 1708.05932). For T bounded
     above, tau = sup T, lam > tau, kappa = lam - tau and expectations over y = G^2:
-        psi(lam) = lam (1/alpha + E[T/(lam - T)]),  psi'(lam) = 1/alpha - E[T^2/(lam - T)^2],
-        h(lam) = E[T (y - 1)/(lam - T)].
+
+    .. math::
+
+        \psi(\lambda) = \lambda \left( \frac{1}{\alpha} + \mathbb{E}\left[ \frac{T}{\lambda - T} \right] \right),
+        \qquad \psi'(\lambda) = \frac{1}{\alpha} - \mathbb{E}\left[ \frac{T^2}{(\lambda - T)^2} \right]
+
+        h(\lambda) = \mathbb{E}\left[ \frac{T\,(y - 1)}{\lambda - T} \right]
+
     Bulk edge lam_bar: root of E[T^2/(lam - T)^2] = 1/alpha (soft) or tau (hard, when that expectation at
     tau is <= 1/alpha). Outlier iff h = 1/alpha has a root above lam_bar; lam* = the largest one,
     top_eigenvalue = psi(lam*), overlap_sq = psi'/(psi' + E[T^2 y/(lam* - T)^2]); otherwise
@@ -34,13 +40,23 @@ spectral-pr  y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p
     Expectations: Gauss-Legendre panels in G on (0, 13); for truncated:c the piece y in [c/2, c] uses
     w = log(lam - y) (C4), so the jump of T at c is integrated exactly.
 
-hessian-init  Hessian of L(W) = (1/2) sum_mu (yhat_mu - y_mu)^2/(a + y_mu) at a random initialisation of a
-    quadratic student of width p (teacher width p*), y = (1/p*) sum_j nu_j^2, yhat = (1/p) sum_k lam_k^2,
-    alpha = M/N (our derivation - Annesi, Bocchi & Cammarota, arXiv 2510.18435, for the
-    setting). With gamma = -p u/2, u in (0, 1], q ~ chi2_p, y ~ chi2_{p*}/p*:
-        r_par = (2/p)(3q/p - y)/(a + (1-u) y + 3u q/p),  r_perp = (2/p)(q/p - y)/(a + (1-u) y + u q/p),
-        R1 = E[r_par + (p-1) r_perp], R2 = E[r_par^2 + (p-1) r_perp^2], Ry = E[(y-1)(...)], R2y = E[y(...^2)],
-        z(u) = -2/(p u) + (alpha/p) R1,  z_g(u) = -4/(p^2 u^2) + (alpha/p) R2.
+*   hessian-init: Hessian of L(W) = (1/2) sum_mu (yhat_mu - y_mu)^2/(a + y_mu) at a random initialisation of
+    a quadratic student of width p (teacher width p*), y = (1/p*) sum_j nu_j^2, yhat = (1/p) sum_k lam_k^2,
+    alpha = M/N (our derivation - Annesi, Bocchi & Cammarota, arXiv 2510.18435, for the setting). With gamma = -p u/2, u in (0, 1], q ~ chi2_p, y ~ chi2_{p*}/p*:
+
+    .. math::
+
+        r_{\mathrm{par}} = \frac{2}{p}\,\frac{3q/p - y}{a + (1-u)\,y + 3u\,q/p}, \qquad
+        r_{\mathrm{perp}} = \frac{2}{p}\,\frac{q/p - y}{a + (1-u)\,y + u\,q/p}
+
+        R_1 = \mathbb{E}\left[ r_{\mathrm{par}} + (p-1)\, r_{\mathrm{perp}} \right], \qquad
+        R_2 = \mathbb{E}\left[ r_{\mathrm{par}}^2 + (p-1)\, r_{\mathrm{perp}}^2 \right]
+
+        R_y = \mathbb{E}\left[ (y-1) \left( r_{\mathrm{par}} + (p-1)\, r_{\mathrm{perp}} \right) \right], \qquad
+        R_{2y} = \mathbb{E}\left[ y \left( r_{\mathrm{par}}^2 + (p-1)\, r_{\mathrm{perp}}^2 \right) \right]
+
+        z(u) = -\frac{2}{p u} + \frac{\alpha}{p} R_1, \qquad z_g(u) = -\frac{4}{p^2 u^2} + \frac{\alpha}{p} R_2
+
     Left edge u_e: first zero of z_g in (0, 1] (soft) else 1 (hard). Teacher outlier: smallest root u* in
     (0, u_e) of F(u) = 2 + alpha u Ry(u); min_eigenvalue = z(u*), overlap_sq = |z_g|/(|z_g| + (alpha/p) R2y)
     at u*; otherwise z(u_e) and 0. alpha_bbp: alpha_hard = p p*/(2 E_q[1/(a+3q/p) + (p-1)/(a+q/p)]) when the

@@ -1,4 +1,4 @@
-"""Gradient flow and early-stopped gradient descent on least squares: exact n, p -> infinity limits.
+r"""Gradient flow and early-stopped gradient descent on least squares: exact n, p -> infinity limits.
 
 Model: ridge's (``theory.ridge``): x ~ N(0, Sigma) in R^p, Sigma with spectral measure H (``spectrum``:
 atoms s, weights w, <f> = sum_i w_i f(s_i)), E beta beta^T = (r2/p) I, y = x^T beta + eps, eps ~ N(0, sigma2),
@@ -19,27 +19,41 @@ E (b - beta)^T Sigma (b - beta) (noise EXCLUDED) = ``bias`` (eps-free part) + ``
 minimiser of excess_risk over t in [0, inf] (GD: over whole k, t* = k* eta), and ``optimal_risk`` = its risk;
 both are constant along a t grid.
 
-Equations. Given X (eigenvalues e_j > 0 of Sh, eigenvectors v_j), averaging over beta and eps exactly gives
+Equations (in the displays :math:`r_2` = ``r2``, :math:`\sigma^2` = ``sigma2``, :math:`\underline{\mu}` = umu).
+Given X (eigenvalues e_j > 0 of Sh, eigenvectors v_j), averaging over beta and eps exactly gives
 ridge's conditional formulas with e/(e + lam) replaced by f(e): bias_X = (r2/p) tr(Sigma phi(Sh)^2),
 variance_X = (sigma2/n) tr(Sigma f(Sh)^2 Sh^+). In the limit two spectral measures carry every metric:
 nu, the Sigma-weighted spectral measure of Sh (int g dnu = lim (1/p) tr(Sigma g(Sh)), mass <s>), and umu,
 the spectral measure of the companion X X^T/n (mass 1). With K(z) the solution of ridge's effective-ridge
 equation at lam = -z,
 
-    -z = K (1 - gamma <s/(s + K)>)      (K(-lam) = ridge's kappa(lam); Im K < 0 for Im z > 0),
+.. math::
 
+    -z = K \left(1 - \gamma \left\langle \frac{s}{s + K} \right\rangle\right)
+
+(K(-lam) = ridge's kappa(lam); Im K < 0 for Im z > 0),
 their Stieltjes transforms are m_nu(z) = -(1 + K/z)/gamma (from the deterministic equivalent
 lam (Sh + lam)^{-1} ~ kappa (Sigma + kappa)^{-1}) and m_umu(z) = 1/K (Silverstein's equation), so on (0, inf)
 
-    rho_nu(x) = -Im K(x + i0)/(pi gamma x),   rho_umu(x) = -Im K(x + i0)/(pi |K(x + i0)|^2),
+.. math::
+
+    \rho_\nu(x) = -\frac{\operatorname{Im} K(x + i0)}{\pi \gamma x}, \qquad
+    \rho_{\underline{\mu}}(x) = -\frac{\operatorname{Im} K(x + i0)}{\pi |K(x + i0)|^2},
 
 with atoms nu({0}) = kappa0/gamma when gamma_eff = gamma H(s > 0) > 1 (kappa0 = ridge's ridgeless kappa) and
 umu({0}) = 1 - gamma_eff when gamma_eff < 1. Then
 
-    bias        = r2 int phi^2 dnu                     (the atom at 0 included: phi(0) = 1)
-    variance    = sigma2 gamma int f^2/s dnu
-    train_error = int (r2 s/gamma + sigma2) phi^2 dumu
-    norm2       = int (r2/gamma + sigma2/s) f^2 dumu.
+.. math::
+
+    \mathrm{bias} = r_2 \int \phi^2 \, d\nu
+
+    \mathrm{variance} = \sigma^2 \gamma \int \frac{f^2}{s} \, d\nu
+
+    \mathrm{train\_error} = \int \left(\frac{r_2 s}{\gamma} + \sigma^2\right) \phi^2 \, d\underline{\mu}
+
+    \mathrm{norm2} = \int \left(\frac{r_2}{\gamma} + \frac{\sigma^2}{s}\right) f^2 \, d\underline{\mu}.
+
+(bias: the atom at 0 included, phi(0) = 1.)
 
 For Sigma = I, nu is the Marchenko-Pastur law and these are AKT's Marchenko-Pastur limits of the risk;
 general Sigma follows from the same conditional formulas through nu and umu. Special cases: t = 0 gives

@@ -1,32 +1,51 @@
-"""LASSO, minimum-l1 interpolation and the l1 phase transition: AMP state evolution (n, p -> inf).
+r"""LASSO, minimum-l1 interpolation and the l1 phase transition: AMP state evolution (n, p -> inf).
 
 Model. X in R^{n x p} with iid N(0, 1/n) entries, ``delta`` = n/p. beta has iid
 coordinates B ~ (1 - eps) delta_0 + eps P, P = N(0, 1) (``gauss``) or uniform{+-1} (``rademacher``);
 y = X beta + w, w ~ N(0, sigma2 I_n). For ``lam`` > 0 the estimator is
 
-    beta_hat = argmin_b (1/2) ||y - X b||^2 + lam ||b||_1      (penalty NOT divided by n),
+.. math::
 
-and ``lam`` = 0 is its lam -> 0+ limit: minimum-l1 interpolation (basis pursuit) for delta < 1, least
-squares for delta > 1.
+    \hat\beta = \operatorname{argmin}_b \frac{1}{2} \|y - X b\|^2 + \lambda \|b\|_1
+
+(penalty NOT divided by n; in the displayed equations :math:`\lambda` = ``lam``, :math:`\sigma^2` = ``sigma2``,
+:math:`\delta` = ``delta``, :math:`\epsilon` = ``eps``), and ``lam`` = 0 is its lam -> 0+ limit: minimum-l1
+interpolation (basis pursuit) for delta < 1, least squares for delta > 1.
 
 Scalar channel U = B + tau Z, soft threshold eta(u; theta) = sign(u)(|u| - theta)_+;
 mse_s(tau, theta) = E (eta(U; theta) - B)^2 and df_s(tau, theta) = P(|U| > theta), both in closed form
 (Phi, phi, erf and the chi2_3 cdf; Stein form E(eta - B)^2 = tau^2 (1 - 2 P(|U| < theta)) + E min(U^2, theta^2)
 for the Gaussian part, which is stable as tau -> 0). With psi0(a) = (1 + a^2) Phi(-a) - a phi(a):
 
-    state evolution  tau^2 = sigma2 + mse_s(tau, alpha tau) / delta                             (SE)
-    calibration      lam = alpha tau (1 - df_s(tau, alpha tau) / delta)                          (CAL)
+.. math::
+
+    \mathrm{state\ evolution} \quad \tau^2 = \sigma^2 + \frac{\mathrm{mse}_s(\tau, \alpha \tau)}{\delta}
+    \qquad \mathrm{(SE)}
+
+    \mathrm{calibration} \quad \lambda = \alpha \tau \left(1 - \frac{\mathrm{df}_s(\tau, \alpha \tau)}{\delta}\right)
+    \qquad \mathrm{(CAL)}
 
 (Bayati & Montanari 2012, arXiv 1008.2581, main theorem; Donoho, Maleki & Montanari 2009/2010,
 arXiv 0907.3574 and 1004.1218). For each lam > 0 there is exactly one alpha above alpha_0 (the zero of
 CAL) solving CAL; alpha < alpha_0 gives lam < 0 and is never returned.
 
 Metrics (limits at fixed delta):
-  ``mse``          lim ||beta_hat - beta||^2 / p = mse_s(tau_*, alpha tau_*) = delta (tau_*^2 - sigma2)
-                   (estimation error per coordinate, not a test error);
-  ``tau_star``     tau_*, the noise level of the equivalent scalar channel;
-  ``frac_nonzero`` lim ||beta_hat||_0 / p = df_s(tau_*, alpha tau_*);
-  ``threshold``    alpha, the threshold in units of tau_* (theta_* = alpha tau_*).
+
+* ``mse``, the estimation error per coordinate (not a test error):
+
+  .. math::
+
+      \mathrm{mse} = \lim \frac{\|\hat\beta - \beta\|^2}{p} = \mathrm{mse}_s(\tau_*, \alpha \tau_*)
+      = \delta (\tau_*^2 - \sigma^2)
+
+* ``tau_star``: tau_*, the noise level of the equivalent scalar channel;
+* ``frac_nonzero``:
+
+  .. math::
+
+      \mathrm{frac\_nonzero} = \lim \frac{\|\hat\beta\|_0}{p} = \mathrm{df}_s(\tau_*, \alpha \tau_*)
+
+* ``threshold``: alpha, the threshold in units of tau_* (theta_* = alpha tau_*).
 
 lam = 0 (Li & Wei 2021, arXiv 2110.09502): delta < 1 is SE + CAL with lam = 0 (df_s = delta, so
 frac_nonzero = delta). With sigma2 = 0 below the Donoho-Tanner curve (eps < eps_max(delta)) basis pursuit
@@ -40,7 +59,10 @@ those points return the limits above.
 l1 transition (Donoho-Tanner weak threshold, signed signals; minimax form of Donoho-Maleki-Montanari 2009):
 for delta in (0, 1), with w(z) = phi(z) - z Phi(-z),
 
-    delta(z) = 2 phi(z) / (z + 2 w(z)),   rho = 1 - z Phi(-z) / phi(z),   eps_max = rho delta,
+.. math::
+
+    \delta(z) = \frac{2 \phi(z)}{z + 2 w(z)}, \qquad \rho = 1 - \frac{z \Phi(-z)}{\phi(z)}, \qquad
+    \epsilon_{\max} = \rho \delta
 
 equivalently rho(delta) = max_z [1 - (2/delta) psi0(z)] / [1 + z^2 - 2 psi0(z)].
 

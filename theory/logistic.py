@@ -1,4 +1,4 @@
-"""The unregularised logistic-regression MLE in the proportional regime: the n, p -> infinity limits.
+r"""The unregularised logistic-regression MLE in the proportional regime: the n, p -> infinity limits.
 
 Model (max-margin's ``logistic:beta`` label model, :mod:`overparam.theory.max_margin`). x_i ~ N(0, I_p) iid,
 i = 1..n, beta* a unit vector, G = <x, beta*>, psi = p/n, no intercept; y in {-1, +1} with
@@ -28,9 +28,13 @@ gamma = beta; their design has N(0, 1/n) entries, so their coefficients are sqrt
 prox(z) = argmin_u lambda rho(u) + (u - z)^2/2 (the root of u + lambda rho'(u) = z),
 Q1 = beta G1, Q2 = -alpha Q1 + sqrt(psi) sigma G2, G1, G2 iid N(0, 1), the unknowns (alpha, sigma, lambda) solve
 
-    psi^2 sigma^2 = E[2 rho'(Q1) (lambda rho'(prox(Q2)))^2]
-    0             = E[2 rho'(Q1) Q1 lambda rho'(prox(Q2))]
-    1 - psi       = E[2 rho'(Q1) / (1 + lambda rho''(prox(Q2)))]
+.. math::
+
+    \psi^2 \sigma^2 = \mathbb{E}\left[2 \rho'(Q_1) \left(\lambda \rho'(\operatorname{prox}(Q_2))\right)^2\right]
+
+    0 = \mathbb{E}\left[2 \rho'(Q_1)\, Q_1 \lambda \rho'(\operatorname{prox}(Q_2))\right]
+
+    1 - \psi = \mathbb{E}\left[\frac{2 \rho'(Q_1)}{1 + \lambda \rho''(\operatorname{prox}(Q_2))}\right]
 
 and 2 Lambda_j -> (psi sigma*^2/lambda*) chi^2_1 (their likelihood-ratio theorem; for beta = 0 the rescaling of
 Sur, Chen and Candes 2019, PTRF 175:487, where the second equation is void and alpha drops out).

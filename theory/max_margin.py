@@ -1,4 +1,4 @@
-"""Max-margin (hard-margin SVM) linear classification and linear separability: the n, p -> infinity limits.
+r"""Max-margin (hard-margin SVM) linear classification and linear separability: the n, p -> infinity limits.
 
 Model. x_i ~ N(0, I_p) iid, i = 1..n, teacher beta* uniform on the unit sphere,
 G = <x, beta*> ~ N(0, 1), psi = p/n, no intercept. Labels y in {-1, +1} with m(g) = E[y | G = g]:
@@ -23,11 +23,19 @@ Equations (Gordon/CGMT characterisation: Montanari, Ruan, Sohn, Yan, arXiv 1911.
 Deng, Kammoun, Thrampoulidis, arXiv 1911.05822; threshold: Candes and Sur, arXiv 1804.09753; Cover 1965;
 Gardner 1988). With W = Y G, whose density is phi(w) (1 + m(w)), h(x) = E[(x + Z)_+^2] = (x^2+1) Phi(x) + x phi(x):
 
-    O(k, t)   = E[h(k sqrt(1 + t^2) - t W)]            (convex in t)
-    Psi(k)    = min_t O(k, t)                           (increasing in k)
-    kappa*    : Psi(kappa*) = psi,   t* = argmin_t O(kappa*, t),   rho* = t*/sqrt(1 + t*^2)
-    psi*      = Psi(0) = min_t E[h(-t W)]               (purenoise 1/2, noiseless 0)
-    Gardner   : alpha_c(kappa) = 1/h(kappa)  (pure noise: margin(psi) = kappa  <=>  psi = 1/alpha_c(kappa))
+.. math::
+
+    O(k, t) = \mathbb{E}\left[ h\left( k \sqrt{1 + t^2} - t W \right) \right] \qquad (\mathrm{convex\ in}\ t)
+
+    \Psi(k) = \min_t O(k, t) \qquad (\mathrm{increasing\ in}\ k)
+
+    \kappa^*: \quad \Psi(\kappa^*) = \psi, \qquad t^* = \operatorname{argmin}_t O(\kappa^*, t), \qquad
+    \rho^* = \frac{t^*}{\sqrt{1 + (t^*)^2}}
+
+    \psi^* = \Psi(0) = \min_t \mathbb{E}\left[ h(-t W) \right] \qquad (\mathrm{purenoise}\ 1/2,\ \mathrm{noiseless}\ 0)
+
+    \mathrm{Gardner:} \quad \alpha_c(\kappa) = \frac{1}{h(\kappa)} \qquad
+    (\mathrm{pure\ noise:}\ \mathrm{margin}(\psi) = \kappa \Leftrightarrow \psi = 1/\alpha_c(\kappa))
 
 Numerics: expectations over W by Gauss-Legendre panels split at 0, at the kink k sqrt(1+t^2)/t of the
 integrand (+- 8/t) and, for logistic labels, at 20/beta; the inner problem is a safeguarded Newton

@@ -1,43 +1,80 @@
-"""NTK Gram spectrum of a two-layer network at random initialisation, and lazy gradient descent (``ntk-init``).
+r"""NTK Gram spectrum of a two-layer network at random initialisation, and lazy gradient descent (``ntk-init``).
 
 Model. Data x_1..x_n iid uniform on the unit sphere S^{d-1} (X is n x d). Network
 f(x) = sum_{l<=k} v_l phi(<w_l, x>) with w_l ~ N(0, I_d), fixed v_l = +-1/sqrt(k); only W is trained on the
 loss (1/2) sum_i (f(x_i) - y_i)^2. The Jacobian Gram (NTK) is
 
-    K = J J^T = (D D^T / k) o (X X^T),  D = phi'(X W^T)          (o = Hadamard product),
+.. math::
 
-and its infinite-width limit (``width = inf``) is Sigma(X)_ij = g(<x_i, x_j>), g(t) = t h(t),
-h(t) = E phi'(u) phi'(v) for standard Gaussians with correlation t. With the normalised Hermite coefficients
-mu_r = E[phi'(G) He_r(G)]/sqrt(r!) of phi' (Mehler) h(t) = sum_r mu_r^2 t^r, so Sigma = sum_r mu_r^2 (XX^T)^{o(r+1)}
-and Sigma_ii = E phi'(G)^2 (Oymak & Soltanolkotabi 2019, arXiv 1902.04674, the Hermite lemma; their index is
-shifted by one: their mu_2(phi')^2 is our mu_1^2 = (E phi''(G))^2).
+    K = J J^\top = \frac{D D^\top}{k} \circ (X X^\top), \qquad D = \phi'(X W^\top)
+
+(o, the circle, is the Hadamard product), and its infinite-width limit (``width = inf``) is
+Sigma(X)_ij = g(<x_i, x_j>), g(t) = t h(t), h(t) = E phi'(u) phi'(v) for standard Gaussians with correlation t.
+With the normalised Hermite coefficients mu_r = E[phi'(G) He_r(G)]/sqrt(r!) of phi' (Mehler)
+h(t) = sum_r mu_r^2 t^r, so Sigma = sum_r mu_r^2 (XX^T)^{o(r+1)} and Sigma_ii = E phi'(G)^2 (Oymak &
+Soltanolkotabi 2019, arXiv 1902.04674, the Hermite lemma; their index is shifted by one: their mu_2(phi')^2 is
+our mu_1^2 = (E phi''(G))^2).
 
 Metrics (eigenvalues of K, or of Sigma(X) at infinite width):
-  min_eigenvalue, max_eigenvalue   (the largest one includes an outlier where there is one);
-  gd_rate = (1 - lambda_min/lambda_max)^2, the worst per-step contraction of the training loss of GD on the
-    linearised model with step 1/lambda_max (L_t <= gd_rate^t L_0);
-  train_loss = (1/n) tr (I - K/lambda_max)^{2t}: L_t/L_0 after t = ``steps`` steps for isotropic labels
-    independent of X (pure noise; the linearised model starts at f_lin = 0, r_0 = -y);
-  train_loss_signal = (1/n) tr[(I - K/lambda_max)^{2t} X X^T]: the same for a linear target y = sqrt(d) X beta,
-    beta uniform on the unit sphere (E y y^T = X X^T). Signal plus noise y = sqrt(d) X beta + sigma z gives
-    L_t/L_0 = (train_loss_signal + sigma^2 train_loss)/(1 + sigma^2).
+
+* min_eigenvalue, max_eigenvalue (the largest one includes an outlier where there is one);
+* gd_rate, the worst per-step contraction of the training loss of GD on the linearised model with step
+  1/lambda_max (L_t <= gd_rate^t L_0):
+
+  .. math::
+
+      \mathrm{gd\_rate} = \left(1 - \frac{\lambda_{\min}}{\lambda_{\max}}\right)^2
+
+* train_loss, L_t/L_0 after t = ``steps`` steps for isotropic labels independent of X (pure noise; the
+  linearised model starts at f_lin = 0, r_0 = -y):
+
+  .. math::
+
+      \mathrm{train\_loss} = \frac{1}{n} \operatorname{tr} \left(I - \frac{K}{\lambda_{\max}}\right)^{2t}
+
+* train_loss_signal, the same for a linear target y = sqrt(d) X beta, beta uniform on the unit sphere
+  (E y y^T = X X^T):
+
+  .. math::
+
+      \mathrm{train\_loss\_signal} = \frac{1}{n} \operatorname{tr}
+      \left[\left(I - \frac{K}{\lambda_{\max}}\right)^{2t} X X^\top\right]
+
+  Signal plus noise y = sqrt(d) X beta + sigma z gives
+  L_t/L_0 = (train_loss_signal + sigma^2 train_loss)/(1 + sigma^2).
 
 Limits (``curve``). Write a = mu_0^2, m1 = mu_1^2, V = E phi'^2 - mu_0^2 = Var phi'(G).
 * Linear scaling n/d -> gamma (El Karoui 2010, Ann. Statist. 38:1-50, kernel random matrices): in operator norm
   Sigma(X) = a X X^T + V I + gamma m1 (1 1^T/n) + o(1); X X^T has the Marchenko-Pastur law MP(gamma) (support
-  [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2], atom 1 - 1/gamma at 0 for gamma > 1). Hence
-    min_eigenvalue = a (1 - sqrt gamma)_+^2 + V,  bulk edge E+ = a (1 + sqrt gamma)^2 + V,
+  [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2], atom 1 - 1/gamma at 0 for gamma > 1). Hence, with E+ the bulk edge,
+
+  .. math::
+
+      \mathrm{min\_eigenvalue} = a (1 - \sqrt{\gamma})_+^2 + V, \qquad E_+ = a (1 + \sqrt{\gamma})^2 + V
+
   and the rank one theta = gamma m1 separates (Benaych-Georges & Nadakuditi 2011, arXiv 0910.2120, with the
   inverse Stieltjes transform z(G) = V + a/(1 - a gamma G) + 1/G of the bulk) iff theta > a sqrt(gamma)(1 + sqrt gamma),
   at V + a m1/(m1 - a) + gamma m1 = max_eigenvalue (else max_eigenvalue = E+). relu, tanh, erf have no outlier.
-    train_loss = int (1 - (V + a s)/lambda_max)^{2t} dMP_gamma(s),
-    train_loss_signal = int s (1 - (V + a s)/lambda_max)^{2t} dMP_gamma(s)   (the signal is size-biased by s).
-  Every finite width k/n gives the same limits (Fan & Wang 2020, arXiv 2005.11879: (D D^T/k - E) o XX^T -> 0
-  in operator norm), though the finite-k corrections O(1/k) are not small at simulable sizes.
+
+  .. math::
+
+      \mathrm{train\_loss} = \int \left(1 - \frac{V + a s}{\lambda_{\max}}\right)^{2t} \mathrm{d}\mathrm{MP}_\gamma(s)
+
+      \mathrm{train\_loss\_signal} = \int s \left(1 - \frac{V + a s}{\lambda_{\max}}\right)^{2t}
+      \mathrm{d}\mathrm{MP}_\gamma(s)
+
+  (the signal is size-biased by s). Every finite width k/n gives the same limits (Fan & Wang 2020,
+  arXiv 2005.11879: (D D^T/k - E) o XX^T -> 0 in operator norm), though the finite-k corrections O(1/k) are
+  not small at simulable sizes.
 * Quadratic scaling n/(d^2/2) -> gamma (Misiakiewicz 2022, arXiv 2204.10425; Lu & Yau 2022, arXiv 2205.06308):
   the degree-2 block is Wishart with ratio gamma, higher degrees act as the identity, degrees 0 and 1 are of
   rank O(d) = o(n) with eigenvalues of order n/d:
-    min_eigenvalue = m1 (1 - sqrt gamma)_+^2 + E phi'^2 - a - m1,   max_eigenvalue = +inf (if a + m1 > 0).
+
+  .. math::
+
+      \mathrm{min\_eigenvalue} = m_1 (1 - \sqrt{\gamma})_+^2 + \mathbb{E}\,\phi'^2 - a - m_1, \qquad
+      \mathrm{max\_eigenvalue} = +\infty \quad (\mathrm{if}\ a + m_1 > 0)
+
   Not covered, NaN: gd_rate and the train losses (their time scale is n/d steps; the fixed-step limit is the
   trivial 1), max_eigenvalue when a = m1 = 0, and every metric at finite width.
 * Special cases: relu linear: min = (1 - sqrt gamma)_+^2/4 + 1/4, max = (1 + sqrt gamma)^2/4 + 1/4;
@@ -51,15 +88,19 @@ of degree-l harmonics; Schoenberg: b_l >= 0) writes Sigma(X) = sum_l b_l Y_l Y_l
 theorem). Treating the blocks l = 1..6 as free Wishart matrices of ratios y_l = n/N_l (the equivalence
 principle of Lu & Yau for one degree; freeness is an approximation), the rest as c I with
 c = E phi'^2 - sum_{l<=6} b_l and degree 0 as the rank one n b_0 along 1/sqrt(n):
-  R(G) = c + sum_l b_l/(1 - b_l y_l G),  z(G) = R(G) + 1/G;
-  lambda_min = z at the stationary point of z on G < 0 (c when the blocks have total rank < n), the bulk edge
-  = z at the stationary point on (0, 1/max b_l y_l), the outlier z(1/(n b_0)) when 1/(n b_0) is below it;
-  train losses from the free cumulants of B = I - K/lambda_max (moments m_j from M(z) = C(z M(z)) in high
-  precision), and tau(X X^T (x - B)^{-1}) = G_B/(1 + b_1 y_1 G_B/lambda_max) for the signal (subordination;
-  X X^T is exactly the degree-1 block), times 1 - 1/n when lambda_max is the outlier (its eigenvector, of
-  weight 1/n in both traces, has f = 0 at step 1/lambda_max). It omits the Tracy-Widom shifts O(n^{-2/3}) of
-  soft edges (the mean smallest eigenvalue sits above the left edge, the mean largest below the right edge);
-  at hard edges (gamma > 1) and outliers it is accurate to about 1e-3 relative at n = 400.
+
+.. math::
+
+    R(G) = c + \sum_l \frac{b_l}{1 - b_l y_l G}, \qquad z(G) = R(G) + \frac{1}{G}
+
+lambda_min = z at the stationary point of z on G < 0 (c when the blocks have total rank < n), the bulk edge
+= z at the stationary point on (0, 1/max b_l y_l), the outlier z(1/(n b_0)) when 1/(n b_0) is below it;
+train losses from the free cumulants of B = I - K/lambda_max (moments m_j from M(z) = C(z M(z)) in high
+precision), and tau(X X^T (x - B)^{-1}) = G_B/(1 + b_1 y_1 G_B/lambda_max) for the signal (subordination;
+X X^T is exactly the degree-1 block), times 1 - 1/n when lambda_max is the outlier (its eigenvector, of
+weight 1/n in both traces, has f = 0 at step 1/lambda_max). It omits the Tracy-Widom shifts O(n^{-2/3}) of
+soft edges (the mean smallest eigenvalue sits above the left edge, the mean largest below the right edge);
+at hard edges (gamma > 1) and outliers it is accurate to about 1e-3 relative at n = 400.
 """
 from __future__ import annotations
 

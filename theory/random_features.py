@@ -1,11 +1,17 @@
-"""Random-features ridge regression: the Mei-Montanari limit (d, N, n -> infinity).
+r"""Random-features ridge regression: the Mei-Montanari limit (d, N, n -> infinity).
 
 Model. Inputs x_i (i = 1..n) and weights theta_a (a = 1..N) are uniform on
 the sphere of radius sqrt(d); features z_a(x) = s(<theta_a, x>/sqrt(d)); ``psi1`` = N/d, ``psi2`` = n/d.
 Target f(x) = <beta1, x> + f_NL(x) with ||beta1||^2 = ``r2``, f_NL orthogonal to linear functions with
-E f_NL^2 = ``fstar2``; labels y = f(x) + eps, eps ~ N(0, ``sigma2``). Estimator (MM normalisation)
+E f_NL^2 = ``fstar2``; labels y = f(x) + eps, eps ~ N(0, ``sigma2``). Estimator (MM normalisation;
+:math:`\lambda` = ``lam``)
 
-    a_hat = argmin (1/n) sum_i (y_i - <a, z(x_i)>)^2 + (N lam/d) ||a||^2,   lam = 0: minimum-norm limit.
+.. math::
+
+    \hat a = \operatorname{argmin}_a \frac{1}{n} \sum_i (y_i - \langle a, z(x_i) \rangle)^2
+    + \frac{N \lambda}{d} \|a\|^2,
+
+lam = 0: minimum-norm limit.
 
 Metrics
 -------
@@ -17,17 +23,27 @@ zeta = mu1/mu*, lam_bar = lam/mu*^2 (mu0 drops out).
 
 Equations
 ---------
+In the displays :math:`\psi_1` = ``psi1``, :math:`\psi_2` = ``psi2``, :math:`r_2` = ``r2``,
+:math:`\sigma^2` = ``sigma2``, :math:`f_\star^2` = ``fstar2``, :math:`\bar\lambda` = lam_bar.
 Fixed point (MM Definition 1) on xi = i eta, eta^2 = psi1 psi2 lam_bar: nu1 = i a, nu2 = i b with a, b > 0,
 and with p = ab = -chi, h(p) = p + zeta^2 p/(1 + zeta^2 p) it reduces to the real scalar equation
 
-    G(p) = eta^2 p - (psi1 - h(p)) (psi2 - h(p)) = 0,   p in (0, p0(min(psi1, psi2))),
+.. math::
+
+    G(p) = \eta^2 p - (\psi_1 - h(p)) (\psi_2 - h(p)) = 0, \qquad p \in (0, p_0(\min(\psi_1, \psi_2))),
 
 which has exactly one root there (G increasing); a = (psi1 - h)/eta, b = (psi2 - h)/eta. Ridgeless
-(lam = 0): p = p0(psi), psi = min(psi1, psi2), the positive root of zeta^2 p^2 + (1 + zeta^2 - psi zeta^2) p
-- psi = 0. Risk (MM Theorem 1): with the polynomials E0, E1, E2 in chi of the formulas note,
+(lam = 0): p = p0(psi), psi = min(psi1, psi2), the positive root of
+zeta^2 p^2 + (1 + zeta^2 - psi zeta^2) p - psi = 0. Risk (MM Theorem 1): with the polynomials E0, E1, E2
+in chi of the formulas note,
 
-    test_error = r2 E1/E0 + (sigma2 + fstar2) E2/E0 + fstar2,
-    train_error = (1 - h(p)/psi2)^2 (test_error + sigma2)          (GCV identity, formulas note 2.4).
+.. math::
+
+    \mathrm{test\_error} = r_2 \frac{E_1}{E_0} + (\sigma^2 + f_\star^2) \frac{E_2}{E_0} + f_\star^2,
+
+    \mathrm{train\_error} = \left(1 - \frac{h(p)}{\psi_2}\right)^2 (\mathrm{test\_error} + \sigma^2)
+
+(train_error: GCV identity, formulas note 2.4).
 
 Singularity: at lam = 0 and psi1 = psi2 (relative tolerance 1e-12) E0 = 0 and test_error = +inf; the
 train_error there is its limit 0 (from both sides). Ridgeless with psi1 > psi2 interpolates: train_error = 0
@@ -181,9 +197,12 @@ def _ridge_risk(gamma, lam, r2, s2):
 
 
 def kernel_limit(model: RandomFeatures) -> np.ndarray:
-    """test_error as psi1 -> infinity (``model.psi1`` is ignored): kernel ridge regression,
+    r"""test_error as psi1 -> infinity (``model.psi1`` is ignored): kernel ridge regression,
 
-        R_ridge(gamma = 1/psi2, lam_eff, r2, sigma2 + fstar2) + fstar2,  lam_eff = (1 + psi2 lam_bar)/(zeta^2 psi2).
+    .. math::
+
+        R_{\mathrm{ridge}}(\gamma = 1/\psi_2, \lambda_{\mathrm{eff}}, r_2, \sigma^2 + f_\star^2) + f_\star^2,
+        \qquad \lambda_{\mathrm{eff}} = \frac{1 + \psi_2 \bar\lambda}{\zeta^2 \psi_2}.
 
     lam_eff > 0 even at lam = 0 (mu*^2 regularises implicitly), so there is no peak; mu1 = 0 gives
     lam_eff = inf and the null risk r2 + fstar2. Convergence of

@@ -1,10 +1,13 @@
-"""Ridge and ridgeless (minimum-norm) linear regression: exact n, p -> infinity limits.
+r"""Ridge and ridgeless (minimum-norm) linear regression: exact n, p -> infinity limits.
 
 Model. x ~ N(0, Sigma) in R^p, Sigma with spectral measure H (``spectrum``: atoms s
 with weights w; <f> = sum_i w_i f(s_i)); signal beta with E beta beta^T = (r2/p) I; y = x^T beta + eps,
 eps ~ N(0, sigma2); n samples, p/n -> gamma. Estimator
 
-    beta_hat(lam) = argmin_b (1/n) ||y - X b||^2 + lam ||b||^2 = (X^T X/n + lam I)^{-1} X^T y/n,
+.. math::
+
+    \hat\beta(\lambda) = \operatorname{argmin}_b \frac{1}{n} \|y - X b\|^2 + \lambda \|b\|^2
+    = \left(\frac{X^\top X}{n} + \lambda I\right)^{-1} \frac{X^\top y}{n},
 
 lam = 0 meaning the minimum-norm least-squares solution pinv(X) y (OLS for gamma < 1, the minimum-norm
 interpolator for gamma > 1). scikit-learn's ``Ridge(alpha)`` is lam = alpha/n.
@@ -17,12 +20,30 @@ Metrics (expectations over X, beta, eps; here their limits):
 * ``train_error`` = (1/n) ||y - X beta_hat||^2 (noisy labels, noise INCLUDED);
 * ``norm2`` = ||beta_hat||_2^2 (Euclidean).
 
-Equations. The effective ridge kappa > 0 solves  1 - lam/kappa = df1,  df1 = gamma <s/(s+kappa)>,
-df2 = gamma <s^2/(s+kappa)^2>, and D = 1 - df2 = lam/kappa + gamma kappa <s/(s+kappa)^2> (> 0). Then
+Equations (in the displays :math:`\lambda` = ``lam``, :math:`r_2` = ``r2``, :math:`\sigma^2` = ``sigma2``).
+The effective ridge kappa > 0 solves
 
-    bias = r2 kappa^2 <s/(s+kappa)^2>/D,    variance = sigma2 df2/D,
-    train_error = (lam/kappa)^2 (excess_risk + sigma2),
-    norm2 = r2 [<s/(s+kappa)> - lam <s/(s+kappa)^2>/D] + sigma2 gamma <s/(s+kappa)^2>/D
+.. math::
+
+    1 - \frac{\lambda}{\kappa} = \mathrm{df}_1, \qquad
+    \mathrm{df}_1 = \gamma \left\langle \frac{s}{s+\kappa} \right\rangle, \qquad
+    \mathrm{df}_2 = \gamma \left\langle \frac{s^2}{(s+\kappa)^2} \right\rangle,
+
+    D = 1 - \mathrm{df}_2
+    = \frac{\lambda}{\kappa} + \gamma \kappa \left\langle \frac{s}{(s+\kappa)^2} \right\rangle \quad (> 0).
+
+Then
+
+.. math::
+
+    \mathrm{bias} = \frac{r_2 \kappa^2 \langle s/(s+\kappa)^2 \rangle}{D}, \qquad
+    \mathrm{variance} = \frac{\sigma^2 \, \mathrm{df}_2}{D},
+
+    \mathrm{train\_error} = \left(\frac{\lambda}{\kappa}\right)^2 (\mathrm{excess\_risk} + \sigma^2),
+
+    \mathrm{norm2} = r_2 \left[ \left\langle \frac{s}{s+\kappa} \right\rangle
+    - \frac{\lambda \langle s/(s+\kappa)^2 \rangle}{D} \right]
+    + \frac{\sigma^2 \gamma \langle s/(s+\kappa)^2 \rangle}{D}
 
 (norm2's signal bracket is evaluated in the cancellation-free form
 [(lam/kappa) <s^2/(s+kappa)^2> + gamma kappa <s/(s+kappa)^2> <s/(s+kappa)>]/D).
