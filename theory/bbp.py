@@ -5,14 +5,23 @@ is the squared cosine between that unit eigenvector and the planted direction (s
 transition). ``threshold``/``alpha_bbp``/``transition`` depend on the parameters only (limits, not
 finite-size observables).
 
-*   spiked-wigner: Y = theta v v^T + W, W = (A + A^T)/sqrt(2N) (semicircle on [-2, 2]), |v| = 1.
-    top_eigenvalue = theta + 1/theta and overlap_sq = 1 - 1/theta^2 for theta > 1; (2, 0) otherwise
-    (Baik-Ben Arous-Peche 2005; Benaych-Georges & Nadakuditi 2011, arXiv 0910.2120).
+*   spiked-wigner: Y = theta v v^T + W, W = (A + A^T)/sqrt(2N) (semicircle on [-2, 2]), |v| = 1. For theta > 1
 
-*   spiked-covariance: x_i ~ N(0, I_p + (ell - 1) u u^T), S = X^T X / n, gamma = p/n.
-    threshold = 1 + sqrt(gamma); above it top_eigenvalue = ell (1 + gamma/(ell - 1)) and
-    overlap_sq = (1 - gamma/(ell - 1)^2)/(1 + gamma/(ell - 1)); below: the Marchenko-Pastur edge
-    (1 + sqrt(gamma))^2 and 0 (Baik & Silverstein 2006; Paul 2007).
+    .. math::
+
+        \mathrm{top\_eigenvalue} = \theta + \frac{1}{\theta}, \qquad \mathrm{overlap\_sq} = 1 - \frac{1}{\theta^2},
+
+    and (2, 0) otherwise (Baik-Ben Arous-Peche 2005; Benaych-Georges & Nadakuditi 2011, arXiv 0910.2120).
+
+*   spiked-covariance: x_i ~ N(0, I_p + (ell - 1) u u^T), S = X^T X / n, gamma = p/n (ell = ``ell``).
+    threshold = 1 + sqrt(gamma); above it
+
+    .. math::
+
+        \mathrm{top\_eigenvalue} = \ell \left(1 + \frac{\gamma}{\ell - 1}\right), \qquad
+        \mathrm{overlap\_sq} = \frac{1 - \gamma/(\ell - 1)^2}{1 + \gamma/(\ell - 1)};
+
+    below: the Marchenko-Pastur edge (1 + sqrt(gamma))^2 and 0 (Baik & Silverstein 2006; Paul 2007).
 
 *   spectral-pr: y_i = <x_i, beta*>^2, D = (1/n) sum_i T(y_i) x_i x_i^T, alpha = n/p, estimator = top
     eigenvector of D (Lu & Li, arXiv 1702.06435; Mondelli & Montanari, arXiv 1708.05932). For T bounded
