@@ -81,6 +81,9 @@ finite-size observables).
     roots stay inside; e.g. p = p* = 1: D_3 = 3/4 at u = 1/4, so u_c = 1/4, alpha_bbp -> 3 and the edge at
     threshold -> 0 (approach ~ a^(1/2)). p -> inf: alpha_bbp -> p*(1 + a)/2 = the threshold of the spectral
     method with T_a(y) = (y - 1)/(y + a); ``alpha_bbp_table`` tabulates the approach.
+    alpha -> inf: min_eigenvalue = alpha T - O(1), T = (2/p)[(1 + 2/p) E y/(a+y) - E y^2/(a+y)] the curvature of
+    alpha E[H] in the teacher directions (its lowest; T -> 4/p^2 as a -> 0): at large alpha every eigenvalue
+    is positive, e.g. min_eigenvalue ~ 4e6 at p = p* = 1, a -> 0, alpha = 1e6 (tests: an mpmath T).
 
 Root finding is vectorised over the grid (bisection on brackets from a scan shared by all points); a
 bracket without a sign change raises :class:`~overparam.errors.ConvergenceError`.

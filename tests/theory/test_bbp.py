@@ -325,3 +325,37 @@ def test_marginal_threshold_is_exactly_one_half():
     """luo-alghamdi-lu: A2(tau) = h(tau) = 2 exactly (marginal hard edge), alpha_c = 1/2 to rounding."""
     assert float(bbp.spectral_pr(SpectralPR(alpha=1.0, preprocessing="luo-alghamdi-lu"))["threshold"]) \
         == pytest.approx(0.5, abs=1e-14)
+
+
+def _teacher_curvature(p_star: int, p: int, a: float) -> float:
+    """lim min_eigenvalue/alpha as alpha -> inf: the Hessian concentrates on alpha E[H], whose smallest
+    eigenvalue is in the p p* teacher directions, T = (2/p)[(1 + 2/p) E y/(a+y) - E y^2/(a+y)] with
+    y ~ chi2_{p*}/p* (derived independently of the module's u-parametrisation; lower than the bulk value
+    (2/p)[(1 + 2/p) E 1/(a+y) - E y/(a+y)] and the student directions). mpmath quadrature, split at a."""
+    k = mpmath.mpf(p_star)
+
+    def expect(f):
+        pdf = lambda y: (k / 2) ** (k / 2) * y ** (k / 2 - 1) * mpmath.exp(-k * y / 2) / mpmath.gamma(k / 2)
+        return mpmath.quad(lambda y: f(y) * pdf(y), [0, a, 100 * a, 1, mpmath.inf])
+
+    with mpmath.workdps(30):
+        t = (2 / mpmath.mpf(p)) * ((1 + 2 / mpmath.mpf(p)) * expect(lambda y: y / (a + y))
+                                   - expect(lambda y: y * y / (a + y)))
+    return float(t)
+
+
+@pytest.mark.parametrize("p_star, p, a", [(1, 1, 0.7), (1, 1, 1e-3), (1, 1, 1e-12), (1, 2, 0.1), (3, 2, 1.5),
+                                          (2, 8, 0.05)])
+def test_large_alpha_min_eigenvalue_is_alpha_times_the_teacher_curvature(p_star, p, a):
+    """min_eigenvalue = alpha T - O(1): at alpha = 1e8 the relative gap is < 1e-6 (the O(1) term is ~10)."""
+    alpha = 1e8
+    z = bbp.theory(HessianInit(p_star=p_star, p=p, a=a, alpha=alpha))["min_eigenvalue"]
+    assert z / alpha == pytest.approx(_teacher_curvature(p_star, p, a), rel=1e-6)
+
+
+def test_teacher_curvature_tends_to_four_over_p_squared_as_a_vanishes():
+    """p = p* = 1: T = E[y (6 - 2y)/(a + y)] = 4 - 6 sqrt(pi a/2) + 8 a + O(a^3/2), y ~ chi2_1 (from
+    E 1/(a + y) = sqrt(pi/(2a)) - 1 + O(sqrt a)); the O(1)/alpha term is < 1e-8 at alpha = 1e9."""
+    for a in (1e-6, 1e-8, 1e-12):
+        t = bbp.theory(HessianInit(p_star=1, p=1, a=a, alpha=1e9))["min_eigenvalue"] / 1e9
+        assert t == pytest.approx(4 - 6 * math.sqrt(math.pi * a / 2) + 8 * a, abs=20 * a**1.5 + 3e-8)
