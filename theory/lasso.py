@@ -66,10 +66,16 @@ for delta in (0, 1), with w(z) = phi(z) - z Phi(-z),
 
 equivalently rho(delta) = max_z [1 - (2/delta) psi0(z)] / [1 + z^2 - 2 psi0(z)].
 
-Numerics: every expectation is closed form and every solve is a vectorised bracketed root finder
-(Illinois regula falsi with bisection safeguards) over the whole grid: tau^2(alpha) in log tau^2, then
-alpha(lam) on (alpha_min, hi]. With sigma2 = 0 below the transition the solve is parametrised by tau
-instead (tau(alpha) -> 0 too slowly in alpha for small lam to be reachable).
+Numerics: every expectation and its partial derivatives in (tau, theta) are closed form. The solves of the
+lam curve are vectorised safeguarded Newton iterations over the whole grid (a bracket tightened by every
+evaluation, the midpoint when a step leaves it; stopped when the error left, estimated from two successive
+steps, is at round-off): alpha(lam) on (alpha_min, inf) with the total derivative of lam through tau(alpha)
+(implicit derivative of SE), each residual solving SE for tau^2 downwards from the bound (sigma2 + eps/delta)
+/ (1 - 2 psi0(alpha)/delta) on every fixed point (SE can have several for small delta; the descent from above
+reaches the largest). With sigma2 = 0 below the transition the solve is parametrised by log tau instead
+(tau(alpha) -> 0 too slowly in alpha for small lam to be reachable), alpha(tau) warm-started along its
+implicit derivative. alpha_min and the Donoho-Tanner z(delta) are bracketed roots (Illinois regula falsi
+with bisection safeguards), computed once per distinct delta, like eps_max and the switch point.
 """
 from __future__ import annotations
 
@@ -86,6 +92,7 @@ __all__ = ["theory", "transition", "psi0", "mse_s", "df_s", "alpha_min", "tau_of
 
 _SQRT2 = np.sqrt(2.0)
 _MAX_ITER = 400
+_RTOL = 1e-16  # _newton stops when the estimated error left after its last Newton step is below this (relative)
 
 
 # ------------------------------------------------------------------------------ scalar channel
@@ -102,37 +109,55 @@ def psi0(a):
     return np.where(a > 5, big, (1 + a * a) * special.ndtr(-a) - a * _npdf(a))
 
 
-def _zero_part(tau, theta):
-    """(E eta(tau Z; theta)^2, P(|tau Z| > theta)) for B = 0."""
+def _zero_part(tau, theta, grad=False):
+    """(E eta(tau Z; theta)^2, P(|tau Z| > theta)) for B = 0; with ``grad`` also their partial derivatives
+    (d/d tau, d/d theta of the first, then of the second)."""
     a = theta / tau
-    return 2 * tau * tau * psi0(a), 2 * special.ndtr(-a)
+    tail = special.ndtr(-a)
+    out = (2 * tau * tau * psi0(a), 2 * tail)
+    if not grad:
+        return out
+    pdf = _npdf(a)
+    return out + (4 * tau * tail, -4 * tau * (pdf - a * tail), 2 * a * pdf / tau, -2 * pdf / tau)
 
 
-def _gauss_part(tau, theta):
-    """(E (eta(U) - B)^2, P(|U| > theta)) for B ~ N(0, 1), U ~ N(0, 1 + tau^2) (Stein form)."""
+def _gauss_part(tau, theta, grad=False):
+    """(E (eta(U) - B)^2, P(|U| > theta)) for B ~ N(0, 1), U ~ N(0, 1 + tau^2) (Stein form); ``grad`` as in
+    _zero_part (f_U(theta) = phi(theta / sqrt v) / sqrt v and E(B | U = theta) = theta / v enter)."""
     v = 1 + tau * tau
     a1 = theta / np.sqrt(v)
-    m = tau * tau * (1 - 2 * special.erf(a1 / _SQRT2)) + 2 * theta * theta * special.ndtr(-a1) \
+    tail = special.ndtr(-a1)
+    m = tau * tau * (1 - 2 * special.erf(a1 / _SQRT2)) + 2 * theta * theta * tail \
         + v * special.gammainc(1.5, a1 * a1 / 2)
-    return m, 2 * special.ndtr(-a1)
+    out = (m, 2 * tail)
+    if not grad:
+        return out
+    f_u = _npdf(a1) / np.sqrt(v)
+    return out + (4 * tau * tail - 4 * tau * theta * f_u / v, 4 * theta * tail - 4 * tau * tau * f_u,
+                  2 * f_u * theta * tau / v, -2 * f_u)
 
 
-def _rademacher_part(tau, theta):
-    """(E (eta(U) - B)^2, P(|U| > theta)) for B = 1, U = 1 + tau Z."""
+def _rademacher_part(tau, theta, grad=False):
+    """(E (eta(U) - B)^2, P(|U| > theta)) for B = 1, U = 1 + tau Z; ``grad`` as in _zero_part."""
     ap, am = (theta - 1) / tau, (theta + 1) / tau
     tail = special.ndtr(-ap) + special.ndtr(-am)
-    m = (tau * tau + theta * theta) * tail - tau * (1 + theta) * _npdf(ap) + tau * (1 - theta) * _npdf(am) \
+    pp, pm = _npdf(ap), _npdf(am)
+    m = (tau * tau + theta * theta) * tail - tau * (1 + theta) * pp + tau * (1 - theta) * pm \
         + (special.ndtr(ap) - special.ndtr(-am))
-    return m, tail
+    out = (m, tail)
+    if not grad:
+        return out
+    return out + (2 * tau * tail - 2 * (pp - pm), 2 * theta * tail - 2 * tau * (pp + pm),
+                  (ap * pp + am * pm) / tau, -(pp + pm) / tau)
 
 
 _PARTS = {"gauss": _gauss_part, "rademacher": _rademacher_part}
 
 
-def _channel(tau, theta, eps, prior):
-    m0, d0 = _zero_part(tau, theta)
-    m1, d1 = _PARTS[prior](tau, theta)
-    return (1 - eps) * m0 + eps * m1, (1 - eps) * d0 + eps * d1
+def _channel(tau, theta, eps, prior, grad=False):
+    """(mse_s, df_s); with ``grad`` also d mse_s/d tau, d mse_s/d theta, d df_s/d tau, d df_s/d theta."""
+    zero, signal = _zero_part(tau, theta, grad), _PARTS[prior](tau, theta, grad)
+    return tuple((1 - eps) * z + eps * s for z, s in zip(zero, signal))
 
 
 def mse_s(tau, theta, eps, prior: str):
@@ -203,18 +228,49 @@ def _masked(g: Callable, *arrays):
     return f
 
 
-def _grow(f: Callable, start, factor: float, sign: float, limit: int = 300):
-    """Multiply start by factor (element-wise) until sign * f(x) > 0; x = inf where that never happens."""
-    x = np.array(start, dtype=float)
-    todo = np.ones(x.shape, bool)
-    for _ in range(limit):
-        todo &= (x > 0) & np.isfinite(x)
-        todo &= ~(sign * f(x, todo) > 0)
-        if not todo.any():
-            return x
-        with np.errstate(over="ignore"):
-            x = np.where(todo, x * factor, x)
-    return np.where(todo | (x == 0) | np.isinf(x), np.where(factor > 1, np.inf, 0.0), x)
+def _newton(fd: Callable, x, lo, hi, what: str):
+    """Vectorised safeguarded Newton root of a residual f that increases through its root, lo < root < hi
+    (an end may be infinite; the ends are bounds, never evaluated). fd(x, i) returns (f, f') at the grid
+    elements i (an index array); f = -inf/+inf only says on which side x lies. Every evaluation narrows the
+    bracket; a step leaving it is replaced by the midpoint (by an expansion when an end is infinite).
+    An element stops after two successive Newton steps s1, s2 with |s2| <= 1e-6 |x| and a remaining error,
+    estimated as |s2|^3 / s1^2 (e' = C e^2), below _RTOL |x|; at f = 0; or when the bracket is at round-off.
+    Returns (root, last step): root = last evaluated point + step."""
+    x, lo, hi = (np.array(v, dtype=float) for v in np.broadcast_arrays(x, lo, hi))
+    step, last_newton = np.zeros(x.shape), np.full(x.shape, np.nan)
+    i = np.arange(x.size)
+    for it in range(_MAX_ITER):
+        xi = x[i]
+        f, fp = fd(xi, i)
+        if np.isnan(f).any():
+            raise ConvergenceError(what + " (NaN in the residual)", np.nan, it)
+        a = lo[i] = np.where(f < 0, xi, lo[i])
+        b = hi[i] = np.where(f > 0, xi, hi[i])
+        # an infinite end is replaced by an expansion point, which is also the fallback
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            a_cap = np.where(np.isinf(a), b - 2 * (np.abs(b) + 1), a)
+            b_cap = np.where(np.isinf(b), a + 2 * (np.abs(a) + 1), b)
+            newton = -f / fp
+            inside = (a_cap < xi + newton) & (xi + newton < b_cap)
+        mid = np.where(np.isinf(b), b_cap, np.where(np.isinf(a), a_cap, 0.5 * (a + b)))
+        step[i] = np.where(f == 0, 0.0, np.where(inside, newton, mid - xi))
+        x[i] = xi + step[i]
+        narrow = (b - a <= 1e-15 * (np.abs(a) + np.abs(b))) & np.isfinite(b - a)
+        with np.errstate(over="ignore", invalid="ignore"):
+            converged = inside & (np.abs(newton) <= 1e-6 * np.abs(xi)) \
+                & (np.abs(newton) ** 3 <= _RTOL * np.abs(xi) * last_newton[i] ** 2)
+        done = (f == 0) | converged | narrow
+        last_newton[i] = np.where(inside, np.abs(newton), np.nan)
+        i = i[~done]
+        if not i.size:
+            return x, step
+    raise ConvergenceError(what, float(np.max(hi[i] - lo[i])), _MAX_ITER)
+
+
+def _unique(*columns):
+    """(columns restricted to their distinct rows, inverse index): solve per distinct parameter set once."""
+    rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+    return tuple(rows.T), inverse.ravel()
 
 
 # ----------------------------------------------------------------------------- state evolution
@@ -227,10 +283,23 @@ def alpha_min(delta):
     return np.where(delta >= 1, 0.0, a).reshape(shape)
 
 
-def _se_residual(t, a, d, e, s2, prior):
-    """F(t)/t - 1 with F(t) = sigma2 + mse_s(sqrt t, alpha sqrt t)/delta: > 0 below the fixed point."""
-    tau = np.sqrt(t)
-    return (s2 + mse_s(tau, a * tau, e, prior) / d) / t - 1
+def _se_tau(alpha, delta, eps, sigma2, prior):
+    """t = tau^2 solving (SE) at alpha (2 psi0(alpha) < delta) above sigma2 (for sigma2 = 0 the positive fixed
+    point, which needs M(eps, alpha) > delta). Newton on t - sigma2 - mse_s/delta in (sigma2, t_max], started
+    at t_max = (sigma2 + eps/delta) / (1 - 2 psi0(alpha)/delta), a bound on every fixed point (risk bound
+    mse_s <= E B^2 + 2 tau^2 psi0(alpha), E B^2 = eps): from above, where (SE) has several fixed points (small
+    delta), it descends to the largest one (a warm start inside could land on another). Returns (t, _channel
+    with grad at the last evaluated t_e, t - t_e)."""
+    t_max = (sigma2 + eps / delta) / (1 - 2 * psi0(alpha) / delta)
+    chan = np.zeros((6,) + alpha.shape)
+
+    def fd(t, i):
+        tau = np.sqrt(t)
+        chan[:, i] = c = _channel(tau, alpha[i] * tau, eps[i], prior, grad=True)
+        return t - sigma2[i] - c[0] / delta[i], 1 - (c[2] + alpha[i] * c[3]) / (2 * tau * delta[i])
+
+    t, step = _newton(fd, t_max, sigma2, t_max * (1 + 1e-9), "state evolution tau(alpha)")
+    return t, chan, step
 
 
 def tau_of_alpha(alpha, delta, eps, sigma2, prior: str):
@@ -242,17 +311,7 @@ def tau_of_alpha(alpha, delta, eps, sigma2, prior: str):
     out[finite & (sigma2 == 0) & (_slope(eps, alpha)[0] <= delta)] = 0.0
     live = finite & (out != 0)
     if live.any():
-        args = tuple(v[live] for v in (alpha, delta, eps, sigma2))
-        r = _masked(lambda t, *a: _se_residual(t, *a, prior), *args)
-        t0 = np.where(args[3] > 0, args[3], 1e-8 * args[2] / args[1])
-        lo = _grow(r, t0, 1e-4, 1.0)
-        hi = _grow(lambda t, m: -r(t, m), 4 * np.maximum(t0, 1.0), 16.0, 1.0)
-        res = np.where(lo == 0, 0.0, np.inf)
-        ok = (lo > 0) & np.isfinite(hi)
-        if ok.any():
-            g = _masked(lambda s, *a: -_se_residual(np.exp(s), *a, prior), *(v[ok] for v in args))
-            res[ok] = np.exp(0.5 * _root(g, np.log(lo[ok]), np.log(hi[ok]), "state evolution tau(alpha)"))
-        out[live] = res
+        out[live] = np.sqrt(_se_tau(*(v[live] for v in (alpha, delta, eps, sigma2)), prior)[0])
     return out.reshape(shape)
 
 
@@ -318,79 +377,134 @@ def alpha_bp(delta, eps):
 
 
 # ------------------------------------------------------------------------------------- solvers
-def _alpha_of_lam(lam, delta, eps, sigma2, prior, lo=None):
-    """alpha(lam) solving (CAL) above alpha_0 (lam = 0 gives alpha_0), bracketed on (lo, hi] where
-    lam(lo) <= lam; lo defaults to alpha_min (lam = -inf there, or 0 when delta > 1)."""
-    lo = alpha_min(delta) if lo is None else lo
-    scale = np.sqrt(sigma2 + eps / delta)
-    f_lam = _masked(lambda a, l, d, e, s: lam_of_alpha(a, d, e, s, prior) - l, lam, delta, eps, sigma2)
-    hi = _grow(lambda x, m: f_lam(lo + x, m), 1 + 2 * lam / scale, 2.0, 1.0) + lo
-    return _root(f_lam, lo, hi, "calibration alpha(lam)")
+def _cal_grad(alpha, tau, delta, chan):
+    """Partial derivatives in alpha and tau of lam = alpha tau (1 - df_s/delta) (CAL), from
+    chan = _channel(tau, alpha tau, grad=True)."""
+    one = 1 - chan[1] / delta
+    lam_alpha = tau * one - alpha * tau * tau * chan[5] / delta
+    return lam_alpha, alpha * one - alpha * tau * (chan[4] + alpha * chan[5]) / delta
 
 
-def _alpha_of_tau_noiseless(tau, delta, eps, prior):
+def _alpha_of_lam(lam, delta, eps, sigma2, prior, lo):
+    """(alpha, tau) solving (CAL) and (SE) for lam > 0 with alpha in (lo, inf), lam(lo) <= lam (lo = alpha_min,
+    where lam = -inf, or the noiseless switch point). Newton on lam(alpha) - lam, each residual solving (SE)
+    and its derivative the total one through tau(alpha) (implicit derivative of (SE))."""
+    def fd(a, i):
+        d = delta[i]
+        t, chan, dt = _se_tau(a, d, eps[i], sigma2[i], prior)
+        tau = np.sqrt(t - dt)
+        r_t = 1 - (chan[2] + a * chan[3]) / (2 * tau * d)  # d/dt and d/d alpha of the (SE) residual
+        r_a = -tau * chan[3] / d
+        lam_a, lam_tau = _cal_grad(a, tau, d, chan)
+        return _lam(a, np.sqrt(t), d, eps[i], prior) - lam[i], lam_a - lam_tau / (2 * tau) * r_a / r_t
+
+    start = lo + 1 + 2 * lam / np.sqrt(sigma2 + eps / delta)
+    alpha = _newton(fd, start, lo, np.inf, "calibration alpha(lam)")[0]
+    return alpha, np.sqrt(_se_tau(alpha, delta, eps, sigma2, prior)[0])
+
+
+def _alpha_of_tau_noiseless(tau, delta, eps, prior, start):
     """sigma2 = 0, tau < sqrt(eps/delta): the root alpha of mse_s(tau, alpha tau) = delta tau^2 right of the
-    minimum over alpha (the positive-lam branch; a coarse grid point with a negative residual starts it)."""
-    grid = np.linspace(0.0, 12.0, 49)
-    g = mse_s(tau[:, None], grid * tau[:, None], eps[:, None], prior) / (tau * tau)[:, None] - delta[:, None]
-    start = grid[np.argmin(g, axis=1)]
-    f = _masked(lambda a, t, d, e: mse_s(t, a * t, e, prior) / (t * t) - d, tau, delta, eps)
-    hi = _grow(lambda x, m: f(start + x, m), np.ones(tau.shape), 2.0, 1.0) + start
-    return _root(f, start, hi, "noiseless state evolution alpha(tau)")
+    minimum over alpha (the positive-lam branch). Newton on (0, inf) from start; a point left of the minimum
+    with a positive residual lies below that root. Returns (alpha, _channel with grad at the last evaluated
+    alpha_e, alpha - alpha_e)."""
+    chan = np.zeros((6,) + tau.shape)
+
+    def fd(a, i):
+        t = tau[i]
+        chan[:, i] = c = _channel(t, a * t, eps[i], prior, grad=True)
+        r, r_a = c[0] / (t * t) - delta[i], c[3] / t
+        return np.where((r > 0) & (r_a < 0), -np.inf, r), r_a
+
+    alpha, step = _newton(fd, start, 0.0, np.inf, "noiseless state evolution alpha(tau)")
+    return alpha, chan, step
 
 
-def _lam_of_tau_noiseless(tau, delta, eps, prior):
-    a = _alpha_of_tau_noiseless(tau, delta, eps, prior)
-    return a * tau * (1 - df_s(tau, a * tau, eps, prior) / delta), a
+def _switch_point(delta, eps, prior):
+    """(tau_sw, alpha_sw, lam_sw) of _noiseless_below at tau_sw = sqrt(eps/delta) / 2, per distinct (delta, eps)."""
+    (d, e), inverse = _unique(delta, eps)
+    tau = 0.5 * np.sqrt(e / d)
+    alpha = _alpha_of_tau_noiseless(tau, d, e, prior, np.full(d.shape, 10.0))[0]
+    return tau[inverse], alpha[inverse], _lam(alpha, tau, d, e, prior)[inverse]
 
 
 def _noiseless_below(lam, delta, eps, prior):
     """(alpha, tau) for sigma2 = 0, eps < eps_max(delta), lam > 0. Small lam (tau below half its lam -> inf
-    value sqrt(eps/delta)) is solved in log tau, where lam(tau) increases from 0; larger lam by the alpha
-    route, started at the switch point."""
-    tau_sw = 0.5 * np.sqrt(eps / delta)
-    lam_sw, alpha_sw = _lam_of_tau_noiseless(tau_sw, delta, eps, prior)
+    value sqrt(eps/delta)) is solved in s = log tau, where lam(tau) increases from 0 (Newton on log lam(s) -
+    log lam, alpha(tau) from the previous alpha moved along its implicit derivative); larger lam by the alpha
+    route, above the switch point."""
+    tau_sw, alpha_sw, lam_sw = _switch_point(delta, eps, prior)
     small = lam <= lam_sw
     alpha, tau = np.zeros(lam.shape), np.zeros(lam.shape)
     if small.any():
-        args = tuple(v[small] for v in (lam, delta, eps))
-        f = _masked(lambda s, l, d, e: _lam_of_tau_noiseless(np.exp(s), d, e, prior)[0] - l, *args)
-        tau[small] = np.exp(_root(f, np.log(args[0] * 1e-6), np.log(tau_sw[small]), "noiseless calibration tau(lam)"))
-        alpha[small] = _alpha_of_tau_noiseless(tau[small], args[1], args[2], prior)
+        alpha[small], tau[small] = _small_lam_noiseless(lam[small], delta[small], eps[small], prior,
+                                                        tau_sw[small], alpha_sw[small], lam_sw[small])
     big = ~small
     if big.any():
-        args = tuple(v[big] for v in (lam, delta, eps))
-        alpha[big] = _alpha_of_lam(*args[:3], np.zeros(big.sum()), prior, lo=alpha_sw[big])
-        tau[big] = tau_of_alpha(alpha[big], args[1], args[2], 0.0, prior)
+        alpha[big], tau[big] = _alpha_of_lam(lam[big], delta[big], eps[big], np.zeros(big.sum()), prior,
+                                             alpha_sw[big])
     return alpha, tau
 
 
-def _solve(lam, delta, eps, sigma2, prior):
-    """(alpha, tau) for lam > 0 (every regime) and for lam = 0 with delta < 1 not exactly recovered."""
-    below = (sigma2 == 0) & (eps < eps_max(delta))
+def _small_lam_noiseless(lam, delta, eps, prior, tau_sw, alpha_sw, lam_sw):
+    """(alpha, tau) for lam <= lam_sw in _noiseless_below: s = log tau in (log(1e-6 lam), log tau_sw), started
+    where lam(tau) ~ tau (small tau) puts it."""
+    s_e, alpha_e, da_ds = np.full(lam.shape, np.nan), alpha_sw.copy(), np.zeros(lam.shape)
+
+    def fd(s, i):
+        tau, d = np.exp(s), delta[i]
+        moved = alpha_e[i] + np.where(np.isnan(s_e[i]), 0.0, da_ds[i] * (s - s_e[i]))
+        a, chan, da = _alpha_of_tau_noiseless(tau, d, eps[i], prior, np.where(moved > 0, moved, alpha_sw[i]))
+        a_ev = a - da
+        r_a = chan[3] / tau  # d/d alpha and d/d tau of the residual mse_s/tau^2 - delta
+        r_tau = (chan[2] + a_ev * chan[3]) / (tau * tau) - 2 * chan[0] / tau ** 3
+        lam_a, lam_tau = _cal_grad(a_ev, tau, d, chan)
+        lam_v = _lam(a, tau, d, eps[i], prior)
+        s_e[i], alpha_e[i], da_ds[i] = s, a, -tau * r_tau / r_a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(lam_v > 0, np.log(lam_v / lam[i]), -np.inf)
+            return f, (lam_a * da_ds[i] + tau * lam_tau) / lam_v
+
+    lo, hi = np.log(lam * 1e-6), np.log(tau_sw)
+    start = np.clip(hi + np.log(lam / lam_sw), lo, hi)
+    s, step = _newton(fd, start, lo, hi, "noiseless calibration tau(lam)")
+    tau = np.exp(s)
+    return _alpha_of_tau_noiseless(tau, delta, eps, prior, alpha_e + da_ds * step)[0], tau
+
+
+def _solve(lam, delta, eps, sigma2, prior, below):
+    """(alpha, tau) for lam > 0 (every regime) and for lam = 0 with delta < 1 not exactly recovered; ``below``:
+    sigma2 = 0 and eps < eps_max(delta)."""
     alpha, tau = np.zeros(lam.shape), np.zeros(lam.shape)
     nb = below & (lam > 0)
     if nb.any():
         alpha[nb], tau[nb] = _noiseless_below(lam[nb], delta[nb], eps[nb], prior)
     gen = ~below & ((lam > 0) | (delta < 1))
     if gen.any():
-        a = _alpha_of_lam(lam[gen], delta[gen], eps[gen], sigma2[gen], prior)
-        alpha[gen], tau[gen] = a, tau_of_alpha(a, delta[gen], eps[gen], sigma2[gen], prior)
+        alpha[gen], tau[gen] = _alpha_of_lam(lam[gen], delta[gen], eps[gen], sigma2[gen], prior,
+                                             _per_distinct(alpha_min, delta[gen]))
     return alpha, tau
+
+
+def _per_distinct(func: Callable, values):
+    """func evaluated once per distinct value."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return func(distinct)[inverse.ravel()]
 
 
 def theory(model: Lasso) -> dict[str, np.ndarray]:
     """Asymptotic ``mse``, ``tau_star``, ``frac_nonzero`` and ``threshold`` (module docstring), vectorised."""
     prior = model.prior
     (lam, delta, eps, sigma2), shape = _flat(model.lam, model.delta, model.eps, model.sigma2)
-    alpha, tau = _solve(lam, delta, eps, sigma2, prior)
+    below = (sigma2 == 0) & (eps < _per_distinct(eps_max, delta))
+    alpha, tau = _solve(lam, delta, eps, sigma2, prior, below)
     with np.errstate(invalid="ignore", divide="ignore"):
         mse, df = _channel(np.where(tau > 0, tau, 1.0), alpha * tau, eps, prior)
     mse = np.where(tau > 0, mse, 0.0)
     df = np.where(tau > 0, df, _slope(eps, alpha)[1])
     # lam = 0 special regimes
     zero = lam == 0
-    exact = zero & (sigma2 == 0) & ((delta >= 1) | (eps < eps_max(delta)))
+    exact = zero & (((sigma2 == 0) & (delta >= 1)) | below)
     alpha[exact], tau[exact], mse[exact], df[exact] = alpha_bp(delta[exact], eps[exact]), 0.0, 0.0, eps[exact]
     ls = zero & (delta >= 1) & (sigma2 > 0)
     with np.errstate(divide="ignore"):

@@ -3,7 +3,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from overparam.errors import ParameterError
+from overparam.errors import ConvergenceError, ParameterError
 from overparam.models import L1Transition, Lasso
 from overparam.theory import lasso as T
 
@@ -59,6 +59,45 @@ def test_closed_forms_equal_quadrature(prior, tau, theta):
     m, d = _quad_channel(tau, theta, 0.3, prior)
     assert T.mse_s(tau, theta, 0.3, prior) == pytest.approx(m, rel=1e-12, abs=1e-15)
     assert T.df_s(tau, theta, 0.3, prior) == pytest.approx(d, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+def test_channel_gradient_matches_finite_differences(prior):
+    tau, theta = np.array([0.5, 0.05, 2.0, 0.3, 1.0]), np.array([0.6, 0.1, 0.3, 1.9, 1.0])
+    grad = T._channel(tau, theta, 0.3, prior, grad=True)[2:]
+    h = 1e-6
+    fd = [(np.array(T._channel(tau + h, theta, 0.3, prior)) - T._channel(tau - h, theta, 0.3, prior)) / (2 * h),
+          (np.array(T._channel(tau, theta + h, 0.3, prior)) - T._channel(tau, theta - h, 0.3, prior)) / (2 * h)]
+    # order of grad: d mse/d tau, d mse/d theta, d df/d tau, d df/d theta
+    np.testing.assert_allclose(grad, [fd[0][0], fd[1][0], fd[0][1], fd[1][1]], rtol=1e-7, atol=1e-9)
+
+
+def test_newton_safeguards():
+    # Newton alone diverges on arctan from x = 10; the bracket (infinite below) must bring it back
+    x, _ = T._newton(lambda x, i: (np.arctan(x - 1), 1 / (1 + (x - 1) ** 2)), np.array([10.0, 1.5, -30.0]),
+                     -np.inf, np.inf, "arctan")
+    np.testing.assert_allclose(x, 1.0, rtol=0, atol=1e-15)
+    x, _ = T._newton(lambda x, i: (x ** 3 - 2, 3 * x * x), np.array([1e-3, 50.0]), 0.0, np.inf, "cube root")
+    np.testing.assert_allclose(x, 2 ** (1 / 3), rtol=1e-15)
+    with pytest.raises(ConvergenceError):
+        T._newton(lambda x, i: (np.full(x.shape, np.nan), np.ones(x.shape)), np.array([1.0]), 0.0, 2.0, "nan")
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+@pytest.mark.parametrize("delta,eps_rel,sigma2", [(0.2, 0.98, 0.0), (0.5, 0.5, 0.0), (0.5, 0.999, 1e-6),
+                                                  (0.5, 1.5, 0.0), (0.8, 0.9, 1e-4), (1.0, 0.9, 0.0),
+                                                  (1.5, 0.3, 0.0), (4.0, 0.1, 0.04)])
+def test_fixed_point_equations_hold(prior, delta, eps_rel, sigma2):
+    """(SE) and (CAL) at the returned (alpha, tau) in every regime: below / near / above the transition,
+    delta >= 1; eps = eps_rel * eps_max(delta) (eps_max = 1 for delta >= 1)."""
+    eps = eps_rel * float(T.eps_max(delta))
+    lam = np.geomspace(1e-4, 30, 80)
+    out = T.theory(Lasso(delta=delta, eps=eps, sigma2=sigma2, prior=prior, lam=lam))
+    alpha, tau = out["threshold"], out["tau_star"]
+    mse, df = T.mse_s(tau, alpha * tau, eps, prior), T.df_s(tau, alpha * tau, eps, prior)
+    np.testing.assert_allclose(sigma2 + mse / delta, tau * tau, rtol=1e-12)
+    np.testing.assert_allclose(alpha * tau * (1 - df / delta), lam, rtol=1e-9)
+    assert np.all(np.diff(alpha) > -1e-12 * alpha[1:])  # flat to round-off for rademacher, sigma2 = 0, small lam
 
 
 def test_psi0_branches_and_definition():
