@@ -47,22 +47,24 @@ _SINGLE = tuple((m, "p p* = 1: repeats the lowest pair") for m in ("cluster_eige
 _EDGE = {"top_eigenvalue": "n^-2/3", "overlap_sq": "1/n"}  # below a spiked model's threshold
 
 
-def _hessian(sizes: tuple[int, ...], reps: int, full: bool = False, **params) -> Scenario:
+def _hessian(sizes: tuple[int, ...], reps: int, full: bool = False, full_reps: int | None = None,
+            **params) -> Scenario:
     single = params["p_star"] * params["p"] == 1
-    return Scenario(HessianInit(**params), sizes, reps, full, _HESSIAN_LIMITS + (_SINGLE if single else _DEGENERATE))
+    return Scenario(HessianInit(**params), sizes, reps, full, _HESSIAN_LIMITS + (_SINGLE if single else _DEGENERATE),
+                    full_reps=full_reps)
 
 
 SCENARIOS = (
-    Scenario(SpikedWigner(theta=2.0), (250, 500, 1000), 30),
+    Scenario(SpikedWigner(theta=2.0), (250, 500, 1000), 30, full_reps=100),  # --full: overlap_sq 2 %
     Scenario(SpikedWigner(theta=0.5), (250, 500, 1000), 30, rate=_EDGE),
-    Scenario(SpikedCovariance(ell=2.5, gamma=0.25), (500, 1000, 2000), 30, skip=_THRESHOLD),
+    Scenario(SpikedCovariance(ell=2.5, gamma=0.25), (500, 1000, 2000), 30, skip=_THRESHOLD, full_reps=180),
     Scenario(SpikedCovariance(ell=1.2, gamma=0.25), (500, 1000, 2000), 30, skip=_THRESHOLD, rate=_EDGE),
     Scenario(SpectralPR(alpha=4.0, preprocessing="luo-alghamdi-lu"), (600, 1200, 2400), 30, skip=_THRESHOLD),
     Scenario(SpectralPR(alpha=4.0, preprocessing="mondelli-montanari"), (600, 1200, 2400), 30, skip=_THRESHOLD),
     Scenario(SpectralPR(alpha=4.0, preprocessing="truncated:9"), (600, 1200, 2400), 200, skip=_THRESHOLD),
     _hessian((100, 200, 400), 300, p_star=1, p=1, a=0.7, alpha=8.0),
     _hessian((100, 200, 400), 20, p_star=1, p=2, a=0.7, alpha=6.0),
-    _hessian((25, 50, 100), 150, p_star=1, p=1, a=0.7, alpha=64.0),  # min_eigenvalue's power (docstring)
+    _hessian((25, 50, 100), 150, p_star=1, p=1, a=0.7, alpha=64.0, full_reps=1100),  # min_eigenvalue's power
     # --full
     Scenario(SpikedWigner(theta=1.5), (500, 1000, 2000), 40, full=True),
     Scenario(SpikedCovariance(ell=3.0, gamma=1.0), (250, 500, 1000), 40, full=True, skip=_THRESHOLD),

@@ -41,23 +41,23 @@ _DEGENERATE = ("threshold", "sigma2 = 0, lam = 0: degenerate BP dual; the limit 
 
 
 def _scenario(sizes: tuple[int, ...], reps: int, prior: str, delta: float, lams, full: bool = False,
-              **kw) -> Scenario:
+              full_reps: int | None = None, **kw) -> Scenario:
     lam = np.asarray(lams, dtype=float)
     skip = (_GAP, _NO_TAU) if np.all(lam == 0) else (_GAP,)
     if np.all(lam == 0) and kw.get("sigma2", 0.04) == 0:
         skip += (_DEGENERATE,)
     model = Lasso(delta=delta, eps=kw.get("eps", 0.2), sigma2=kw.get("sigma2", 0.04), prior=prior, lam=lam)
-    return Scenario(model, sizes, reps, full, skip)
+    return Scenario(model, sizes, reps, full, skip, full_reps=full_reps)
 
 
 SCENARIOS = (
     # quick set: dense and sparse Rademacher signals on both sides of delta = 1, min-l1 interpolation
-    _scenario((60, 120, 240), 150, "rademacher", 1.5, [0.5, 1.0], eps=1.0),
+    _scenario((60, 120, 240), 150, "rademacher", 1.5, [0.5, 1.0], eps=1.0, full_reps=350),  # --full: mse 2 %
     _scenario((60, 120, 240), 150, "rademacher", 0.8, [0.3, 1.0], eps=0.5),
     _scenario((40, 80, 160), 150, "gauss", 0.6, [0.0], eps=1.0),
     # --full
     _scenario((100, 200, 400), 100, "gauss", 0.4, [0.05, 0.3], True),
-    _scenario((150, 300, 600), 100, "gauss", 1.5, [0.05, 0.3], True),
+    _scenario((150, 300, 600), 300, "gauss", 1.5, [0.05, 0.3], True),  # tau_star: 2 % power
     _scenario((100, 200, 400), 100, "rademacher", 0.4, [0.05, 0.3], True),
     _scenario((75, 150, 300), 30, "gauss", 0.6, [0.0], True),
     _scenario((75, 150, 300), 20, "rademacher", 0.6, [0.0], True, sigma2=0.0),

@@ -82,7 +82,7 @@ SCENARIOS = (
     Scenario(NtkInit(gamma=2.0, activation="erf"), (100, 200, 400), 4, rate={"min_eigenvalue": "1/n"},
              skip=ERF_MIN_ONLY),
     # --full: other activations, longer training, larger sizes
-    Scenario(NtkInit(gamma=0.5, activation="tanh"), (200, 400, 800), 24, full=True, skip=ODD),
+    Scenario(NtkInit(gamma=0.5, activation="tanh"), (200, 400, 800), 64, full=True, skip=ODD),  # lambda_max: 2 % power
     Scenario(NtkInit(gamma=2.0, activation="erf"), (200, 400, 800), 24, full=True, skip=ODD),
     Scenario(NtkInit(gamma=2.0, activation="relu", steps=np.array([5, 15])), (200, 400, 800), 24,
              full=True),

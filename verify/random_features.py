@@ -28,16 +28,17 @@ ENTRY = ModelEntry(RandomFeatures, rf_theory.theory, replicate, shared=("lam",),
                    primary=("test_error",))
 
 
-def _scenario(d: tuple[int, ...], reps: int, full: bool = False, **params) -> Scenario:
+def _scenario(d: tuple[int, ...], reps: int, full: bool = False, full_reps: int | None = None,
+              **params) -> Scenario:
     params["lam"] = np.atleast_1d(np.asarray(params.get("lam", 0.01), dtype=float))
-    return Scenario(RandomFeatures(**params), d, reps, full)
+    return Scenario(RandomFeatures(**params), d, reps, full, full_reps=full_reps)
 
 
 _D = (50, 100, 200)
 SCENARIOS = (
     # quick set: both sides of the peak (psi1/psi2 = 2/3 and 2), relu and tanh with f_NL > 0
     _scenario(_D, 150, psi1=2.0, psi2=3.0, lam=[0.01, 0.1, 1.0]),
-    _scenario(_D, 150, psi1=4.0, psi2=2.0, lam=[0.1, 1.0]),
+    _scenario(_D, 150, psi1=4.0, psi2=2.0, lam=[0.1, 1.0], full_reps=400),  # --full: 2 % power (test_error)
     _scenario(_D, 100, psi1=1.0, psi2=2.0, lam=[0.1], activation="tanh", fstar2=0.25, sigma2=0.25),
     # full set: ridgeless points, erf and a custom activation, larger d
     _scenario((100, 200, 400), 60, True, psi1=2.0, psi2=3.0, lam=[0, 0.01, 0.1, 1.0]),

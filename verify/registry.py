@@ -109,6 +109,9 @@ class Scenario:
     the entry's rate (weighted least squares a + b r(n)) and the intercept compared with ``theory``.
     skip: (metric, reason) pairs, the only way a row is skipped (fixed with the scenario).
     full: run only with ``check --full``.
+    full_reps: replicates per size under ``check --full`` (default ``reps``): the full run's extra power at
+    a point the quick set already checks (replicate k is the same in both runs, so a store serves the first
+    ``reps``).
     rate: overrides the entry's rate for this scenario (a rate or {metric: rate}), where the documented
     finite-size rate depends on the regime (e.g. a top eigenvalue at the bulk edge: n^-2/3).
     """
@@ -119,8 +122,11 @@ class Scenario:
     full: bool = False
     skip: tuple[tuple[str, str], ...] = ()
     rate: str | dict[str, str] | None = None
+    full_reps: int | None = None
 
     def __post_init__(self) -> None:
+        if self.full_reps is not None and self.full_reps < self.reps:
+            raise ParameterError("full_reps", self.full_reps, f">= reps = {self.reps}")
         if isinstance(self.n, tuple):
             if len(self.n) < 3 or any(b <= a for a, b in zip(self.n, self.n[1:])):
                 raise ParameterError("n", self.n, "one size, or a tuple of >= 3 increasing sizes")

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from overparam.errors import ParameterError
 from overparam.models import SpikedWigner
 from overparam.verify import check, stats
 from overparam.verify.registry import Family, ModelEntry, Scenario
@@ -152,7 +153,19 @@ def test_json_rows_have_exactly_the_contract_keys():
     assert top["detection_limit"] > 0 and top["skip_reason"] == ""
     assert check.format_csv(rows).splitlines()[0] == ",".join(check.JSON_KEYS)
     assert "top_eigenvalue*" in check.format_rows(rows)
-    assert "worst detection limit" in check.summary(rows, 1.0)
+    line = next(x for x in check.summary(rows, 1.0).splitlines() if "detection limit" in x)
+    best, worst = check.detection_limits(rows)[rows[0].model][("top_eigenvalue", "limit")]
+    assert best <= worst and f"top_eigenvalue {100 * best:.2g} %" in line and f"worst row {100 * worst:.2g} %" in line
+
+
+def test_full_runs_every_scenario_at_its_full_replicates():
+    quick = Scenario(SpikedWigner(theta=2.0), (250, 500, 1000), 20, full_reps=60)
+    extra = Scenario(SpikedWigner(theta=1.5), (250, 500, 1000), 30, full=True)
+    family = Family("toy", (), (quick, extra))
+    assert [s.reps for s in check.selected_scenarios([family])] == [20]
+    assert [s.reps for s in check.selected_scenarios([family], full=True)] == [60, 30]
+    with pytest.raises(ParameterError, match="full_reps"):
+        Scenario(SpikedWigner(theta=2.0), (250, 500, 1000), 20, full_reps=10)
 
 
 def _toy_replicate(model, sizes, rng):

@@ -2,7 +2,8 @@
 automatically): simulated ONCE (the default scenarios, seed 0, as the command line runs them), the same
 rows are judged with the registered theory (must pass) and with a theory in which ONE primary metric is
 multiplied by 1.05 or 0.95 (a wrapper, no source edit: must fail), for every (model, primary metric) pair.
-A model without primary metrics fails.
+A model without primary metrics fails. The slow variant does the same for ``check --full`` with a 2 % error
+(run with ``pytest -m slow``; about twice ``overparam check --full``).
 CI cost: one default check (about the time of ``overparam check``)."""
 import numpy as np
 import pytest
@@ -13,12 +14,21 @@ SIMULATED = sorted(name for name, e in registry.models().items() if e.replicate 
 PRIMARY = [(name, metric) for name in SIMULATED for metric in registry.model_entry(name).primary]
 
 
-@pytest.fixture(scope="module")
-def default_check():
+def _simulated_check(full: bool):
     """(simulated scenarios, their unjudged rows with the registered entries)."""
     families = list(registry.families().values())
-    sims = check.simulate_all(families, full=False, options=runner.RunOptions(seed=0, jobs=2))
+    sims = check.simulate_all(families, full=full, options=runner.RunOptions(seed=0, jobs=2))
     return sims, [check.compare(sim) for sim in sims]
+
+
+@pytest.fixture(scope="module")
+def default_check():
+    return _simulated_check(full=False)
+
+
+@pytest.fixture(scope="module")
+def full_check():
+    return _simulated_check(full=True)
 
 
 def _scaled(entry: registry.ModelEntry, factor: float, side: str = "theory",
@@ -76,6 +86,20 @@ def test_five_percent_error_in_each_primary_metric_fails(default_check, name, me
     failed = [r for r in rows if r.verdict == "FAIL"]
     assert failed, f"{name}: theory {metric} x {factor} passed\n" + check.format_rows(rows)
     assert {r.metric for r in failed} == {metric}, check.format_rows(failed)  # only the perturbed metric fails
+
+
+@pytest.mark.slow
+def test_full_check_passes(full_check):
+    _, rows = _verdict(full_check, SIMULATED[0])
+    assert all(r.verdict != "FAIL" for r in rows), check.format_rows([r for r in rows if r.verdict == "FAIL"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("factor", [1.02, 0.98])
+@pytest.mark.parametrize("name, metric", PRIMARY)
+def test_full_check_flags_two_percent_in_each_primary_metric(full_check, name, metric, factor):
+    rows, _ = _verdict(full_check, name, factor, metrics=(metric,))
+    assert any(r.verdict == "FAIL" and r.metric == metric for r in rows), check.format_rows(rows)
 
 
 @pytest.mark.parametrize("name", SIMULATED)
