@@ -68,14 +68,20 @@ equivalently rho(delta) = max_z [1 - (2/delta) psi0(z)] / [1 + z^2 - 2 psi0(z)].
 
 Numerics: every expectation and its partial derivatives in (tau, theta) are closed form. The solves of the
 lam curve are vectorised safeguarded Newton iterations over the whole grid (a bracket tightened by every
-evaluation, the midpoint when a step leaves it; stopped when the error left, estimated from two successive
-steps, is at round-off): alpha(lam) on (alpha_min, inf) with the total derivative of lam through tau(alpha)
-(implicit derivative of SE), each residual solving SE for tau^2 downwards from the bound (sigma2 + eps/delta)
-/ (1 - 2 psi0(alpha)/delta) on every fixed point (SE can have several for small delta; the descent from above
-reaches the largest). With sigma2 = 0 below the transition the solve is parametrised by log tau instead
-(tau(alpha) -> 0 too slowly in alpha for small lam to be reachable), alpha(tau) warm-started along its
-implicit derivative. alpha_min and the Donoho-Tanner z(delta) are bracketed roots (Illinois regula falsi
-with bisection safeguards), computed once per distinct delta, like eps_max and the switch point.
+evaluation, the midpoint when a step leaves it or fails to halve within two steps; stopped when the error left,
+estimated from two successive steps, is at round-off). With sigma2 > 0, or above the transition: alpha(lam) on
+(alpha_min, inf) with the total derivative of lam through tau(alpha) (implicit derivative of SE), each residual
+solving SE for tau^2 downwards from the bound (sigma2 + eps/delta) / (1 - 2 psi0(alpha)/delta) on every fixed
+point (SE can have several for small delta; the descent from above reaches the largest). With sigma2 = 0 below
+the transition the curve is parametrised by the threshold theta = alpha tau instead (Newton on lam(theta), each
+residual solving SE for tau at fixed theta, warm-started along its implicit derivative). There SE at fixed
+alpha is homogeneous in tau up to terms in P(|B| < theta), exponentially small for a sparse Rademacher prior
+(nonzeros far above tau): tau(alpha) is then not determined in floating point (a whole range of lam lies
+within one ulp of alpha), whereas theta moves with tau at small lam and with alpha at large lam. Every returned
+(alpha, tau) is checked: an SE residual above 1e-7 tau^2 or a CAL residual above 1e-7 (lam + 1e-6 alpha tau)
+raises ConvergenceError (this happens for a sparse Rademacher prior with 0 < sigma2 < ~1e-11, where the alpha
+parametrisation has the same defect). alpha_min and the Donoho-Tanner z(delta) are bracketed roots (Illinois
+regula falsi with bisection safeguards), computed once per distinct delta, like eps_max.
 """
 from __future__ import annotations
 
@@ -92,6 +98,8 @@ __all__ = ["theory", "transition", "psi0", "mse_s", "df_s", "alpha_min", "tau_of
 
 _SQRT2 = np.sqrt(2.0)
 _MAX_ITER = 400
+_RESIDUAL_TOL = 1e-7  # largest (SE)/(CAL) residual returned (relative, see _check); above it ConvergenceError
+_ALPHA_UNDERFLOW = 30.0  # tau(theta): above, d mse_s/d theta nears underflow (no sign); the left branch is far below
 _RTOL = 1e-16  # _newton stops when the estimated error left after its last Newton step is below this (relative)
 
 
@@ -232,12 +240,15 @@ def _newton(fd: Callable, x, lo, hi, what: str):
     """Vectorised safeguarded Newton root of a residual f that increases through its root, lo < root < hi
     (an end may be infinite; the ends are bounds, never evaluated). fd(x, i) returns (f, f') at the grid
     elements i (an index array); f = -inf/+inf only says on which side x lies. Every evaluation narrows the
-    bracket; a step leaving it is replaced by the midpoint (by an expansion when an end is infinite).
+    bracket; a step leaving it, or not below half the step before the last one (a Newton cycle, as in
+    Numerical Recipes' rtsafe), is replaced by the midpoint (by an expansion when an end is infinite).
     An element stops after two successive Newton steps s1, s2 with |s2| <= 1e-6 |x| and a remaining error,
-    estimated as |s2|^3 / s1^2 (e' = C e^2), below _RTOL |x|; at f = 0; or when the bracket is at round-off.
+    estimated as |s2|^3 / s1^2 (e' = C e^2), below _RTOL |x|; at f = 0 or a Newton step below one ulp of x;
+    or when the bracket is at round-off.
     Returns (root, last step): root = last evaluated point + step."""
     x, lo, hi = (np.array(v, dtype=float) for v in np.broadcast_arrays(x, lo, hi))
-    step, last_newton = np.zeros(x.shape), np.full(x.shape, np.nan)
+    step, last_newton = np.full(x.shape, np.inf), np.full(x.shape, np.nan)  # every step is set at it = 0
+    before_last = np.full(x.shape, np.inf)  # |step| two iterations ago
     i = np.arange(x.size)
     for it in range(_MAX_ITER):
         xi = x[i]
@@ -251,26 +262,23 @@ def _newton(fd: Callable, x, lo, hi, what: str):
             a_cap = np.where(np.isinf(a), b - 2 * (np.abs(b) + 1), a)
             b_cap = np.where(np.isinf(b), a + 2 * (np.abs(a) + 1), b)
             newton = -f / fp
-            inside = (a_cap < xi + newton) & (xi + newton < b_cap)
+            sub_ulp = (np.abs(newton) <= np.spacing(np.abs(xi))) & np.isfinite(fp)  # the root to round-off
+            inside = sub_ulp | (a_cap < xi + newton) & (xi + newton < b_cap) \
+                & (np.abs(newton) <= 0.5 * before_last[i])
         mid = np.where(np.isinf(b), b_cap, np.where(np.isinf(a), a_cap, 0.5 * (a + b)))
+        before_last[i] = np.abs(step[i])
         step[i] = np.where(f == 0, 0.0, np.where(inside, newton, mid - xi))
         x[i] = xi + step[i]
         narrow = (b - a <= 1e-15 * (np.abs(a) + np.abs(b))) & np.isfinite(b - a)
         with np.errstate(over="ignore", invalid="ignore"):
             converged = inside & (np.abs(newton) <= 1e-6 * np.abs(xi)) \
                 & (np.abs(newton) ** 3 <= _RTOL * np.abs(xi) * last_newton[i] ** 2)
-        done = (f == 0) | converged | narrow
+        done = (f == 0) | converged | narrow | sub_ulp
         last_newton[i] = np.where(inside, np.abs(newton), np.nan)
         i = i[~done]
         if not i.size:
             return x, step
     raise ConvergenceError(what, float(np.max(hi[i] - lo[i])), _MAX_ITER)
-
-
-def _unique(*columns):
-    """(columns restricted to their distinct rows, inverse index): solve per distinct parameter set once."""
-    rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-    return tuple(rows.T), inverse.ravel()
 
 
 # ----------------------------------------------------------------------------- state evolution
@@ -386,9 +394,9 @@ def _cal_grad(alpha, tau, delta, chan):
 
 
 def _alpha_of_lam(lam, delta, eps, sigma2, prior, lo):
-    """(alpha, tau) solving (CAL) and (SE) for lam > 0 with alpha in (lo, inf), lam(lo) <= lam (lo = alpha_min,
-    where lam = -inf, or the noiseless switch point). Newton on lam(alpha) - lam, each residual solving (SE)
-    and its derivative the total one through tau(alpha) (implicit derivative of (SE))."""
+    """(alpha, tau) solving (CAL) and (SE) for lam >= 0 with alpha in (lo, inf), lo = alpha_min (lam = -inf
+    there). Newton on lam(alpha) - lam, each residual solving (SE) and its derivative the total one through
+    tau(alpha) (implicit derivative of (SE))."""
     def fd(a, i):
         d = delta[i]
         t, chan, dt = _se_tau(a, d, eps[i], sigma2[i], prior)
@@ -396,80 +404,89 @@ def _alpha_of_lam(lam, delta, eps, sigma2, prior, lo):
         r_t = 1 - (chan[2] + a * chan[3]) / (2 * tau * d)  # d/dt and d/d alpha of the (SE) residual
         r_a = -tau * chan[3] / d
         lam_a, lam_tau = _cal_grad(a, tau, d, chan)
-        return _lam(a, np.sqrt(t), d, eps[i], prior) - lam[i], lam_a - lam_tau / (2 * tau) * r_a / r_t
+        with np.errstate(divide="ignore", invalid="ignore"):  # tau = 0 at round-off: a bisection step
+            return _lam(a, np.sqrt(t), d, eps[i], prior) - lam[i], lam_a - lam_tau / (2 * tau) * r_a / r_t
 
     start = lo + 1 + 2 * lam / np.sqrt(sigma2 + eps / delta)
-    alpha = _newton(fd, start, lo, np.inf, "calibration alpha(lam)")[0]
-    return alpha, np.sqrt(_se_tau(alpha, delta, eps, sigma2, prior)[0])
-
-
-def _alpha_of_tau_noiseless(tau, delta, eps, prior, start):
-    """sigma2 = 0, tau < sqrt(eps/delta): the root alpha of mse_s(tau, alpha tau) = delta tau^2 right of the
-    minimum over alpha (the positive-lam branch). Newton on (0, inf) from start; a point left of the minimum
-    with a positive residual lies below that root. Returns (alpha, _channel with grad at the last evaluated
-    alpha_e, alpha - alpha_e)."""
-    chan = np.zeros((6,) + tau.shape)
-
-    def fd(a, i):
-        t = tau[i]
-        chan[:, i] = c = _channel(t, a * t, eps[i], prior, grad=True)
-        r, r_a = c[0] / (t * t) - delta[i], c[3] / t
-        return np.where((r > 0) & (r_a < 0), -np.inf, r), r_a
-
-    alpha, step = _newton(fd, start, 0.0, np.inf, "noiseless state evolution alpha(tau)")
-    return alpha, chan, step
-
-
-def _switch_point(delta, eps, prior):
-    """(tau_sw, alpha_sw, lam_sw) of _noiseless_below at tau_sw = sqrt(eps/delta) / 2, per distinct (delta, eps)."""
-    (d, e), inverse = _unique(delta, eps)
-    tau = 0.5 * np.sqrt(e / d)
-    alpha = _alpha_of_tau_noiseless(tau, d, e, prior, np.full(d.shape, 10.0))[0]
-    return tau[inverse], alpha[inverse], _lam(alpha, tau, d, e, prior)[inverse]
-
-
-def _noiseless_below(lam, delta, eps, prior):
-    """(alpha, tau) for sigma2 = 0, eps < eps_max(delta), lam > 0. Small lam (tau below half its lam -> inf
-    value sqrt(eps/delta)) is solved in s = log tau, where lam(tau) increases from 0 (Newton on log lam(s) -
-    log lam, alpha(tau) from the previous alpha moved along its implicit derivative); larger lam by the alpha
-    route, above the switch point."""
-    tau_sw, alpha_sw, lam_sw = _switch_point(delta, eps, prior)
-    small = lam <= lam_sw
-    alpha, tau = np.zeros(lam.shape), np.zeros(lam.shape)
-    if small.any():
-        alpha[small], tau[small] = _small_lam_noiseless(lam[small], delta[small], eps[small], prior,
-                                                        tau_sw[small], alpha_sw[small], lam_sw[small])
-    big = ~small
-    if big.any():
-        alpha[big], tau[big] = _alpha_of_lam(lam[big], delta[big], eps[big], np.zeros(big.sum()), prior,
-                                             alpha_sw[big])
+    what, calls = "calibration alpha(lam)", [0]
+    alpha = _newton(_counted(fd, calls), start, lo, np.inf, what)[0]
+    tau = np.sqrt(_se_tau(alpha, delta, eps, sigma2, prior)[0])
+    _check(alpha, tau, lam, delta, eps, sigma2, prior, what, calls[0])
     return alpha, tau
 
 
-def _small_lam_noiseless(lam, delta, eps, prior, tau_sw, alpha_sw, lam_sw):
-    """(alpha, tau) for lam <= lam_sw in _noiseless_below: s = log tau in (log(1e-6 lam), log tau_sw), started
-    where lam(tau) ~ tau (small tau) puts it."""
-    s_e, alpha_e, da_ds = np.full(lam.shape, np.nan), alpha_sw.copy(), np.zeros(lam.shape)
+def _tau_of_theta_noiseless(theta, delta, eps, prior, start):
+    """sigma2 = 0, theta > 0: the tau of (SE), mse_s(tau, theta) = delta tau^2, on the positive-lam branch
+    (d mse_s/d theta > 0 there: alpha = theta/tau right of the minimum of mse_s(tau, alpha tau) over alpha),
+    below sqrt(eps/delta). Newton on delta tau^2 - mse_s, which increases through that root; a point with a negative
+    residual and d mse_s/d theta < 0 lies above it (beyond a second, unphysical fixed point for delta < 1; that
+    branch has alpha below the minimum, far below _ALPHA_UNDERFLOW, where the sign of d mse_s/d theta is lost to
+    underflow). Returns (tau, _channel with grad at tau)."""
+    def fd(t, i):
+        th = theta[i]
+        c = _channel(t, th, eps[i], prior, grad=True)
+        r = delta[i] * t * t - c[0]
+        left_branch = (c[3] < 0) & (th < _ALPHA_UNDERFLOW * t)
+        return np.where((r < 0) & left_branch, np.inf, r), 2 * delta[i] * t - c[2]
 
-    def fd(s, i):
-        tau, d = np.exp(s), delta[i]
-        moved = alpha_e[i] + np.where(np.isnan(s_e[i]), 0.0, da_ds[i] * (s - s_e[i]))
-        a, chan, da = _alpha_of_tau_noiseless(tau, d, eps[i], prior, np.where(moved > 0, moved, alpha_sw[i]))
-        a_ev = a - da
-        r_a = chan[3] / tau  # d/d alpha and d/d tau of the residual mse_s/tau^2 - delta
-        r_tau = (chan[2] + a_ev * chan[3]) / (tau * tau) - 2 * chan[0] / tau ** 3
-        lam_a, lam_tau = _cal_grad(a_ev, tau, d, chan)
-        lam_v = _lam(a, tau, d, eps[i], prior)
-        s_e[i], alpha_e[i], da_ds[i] = s, a, -tau * r_tau / r_a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(lam_v > 0, np.log(lam_v / lam[i]), -np.inf)
-            return f, (lam_a * da_ds[i] + tau * lam_tau) / lam_v
+    tau = _newton(fd, start, 0.0, np.sqrt(eps / delta) * (1 + 1e-9), "noiseless state evolution tau(theta)")[0]
+    return tau, _channel(tau, theta, eps, prior, grad=True)
 
-    lo, hi = np.log(lam * 1e-6), np.log(tau_sw)
-    start = np.clip(hi + np.log(lam / lam_sw), lo, hi)
-    s, step = _newton(fd, start, lo, hi, "noiseless calibration tau(lam)")
-    tau = np.exp(s)
-    return _alpha_of_tau_noiseless(tau, delta, eps, prior, alpha_e + da_ds * step)[0], tau
+
+def _noiseless_below(lam, delta, eps, prior):
+    """(alpha, tau) for sigma2 = 0, eps < eps_max(delta), lam > 0, parametrised by the threshold theta = alpha tau
+    (well conditioned at both ends: theta ~ tau while alpha is nearly constant (small lam, or every lam below
+    the signal amplitude for a sparse Rademacher prior), theta ~ alpha while tau saturates at sqrt(eps/delta)
+    (large lam)). Newton on lam(theta)/lam - 1 over theta >= lam (by (CAL); lam(theta) = theta once df_s
+    underflows), each residual solving (SE) for tau at fixed theta, warm-started along d tau/d theta (implicit
+    derivative of SE)."""
+    tau_max = np.sqrt(eps / delta)
+    # first start: theta = 2 lam; alpha <= sqrt(delta/eps) in the small-tau limit (eps (1 + alpha^2) <= delta)
+    tau_e = np.minimum(2 * lam / np.sqrt(delta / eps), 0.5 * tau_max)
+    theta_e, dtau = np.full(lam.shape, np.nan), np.zeros(lam.shape)
+
+    def warm(theta, i):
+        moved = tau_e[i] + np.where(np.isnan(theta_e[i]), 0.0, dtau[i] * (theta - theta_e[i]))
+        return np.clip(moved, 0.5 * tau_e[i], 0.5 * (tau_e[i] + tau_max[i]))
+
+    def fd(theta, i):
+        d = delta[i]
+        tau, c = _tau_of_theta_noiseless(theta, d, eps[i], prior, warm(theta, i))
+        tau_e[i], theta_e[i], dtau[i] = tau, theta, c[3] / (2 * d * tau - c[2])
+        one = 1 - c[1] / d
+        lam_v = theta * one
+        return lam_v / lam[i] - 1, (one - theta * (c[5] + c[4] * dtau[i]) / d) / lam[i]
+
+    what, calls = "noiseless calibration theta(lam)", [0]
+    theta = _newton(_counted(fd, calls), 2 * lam, lam * (1 - 1e-9), np.inf, what)[0]
+    tau = _tau_of_theta_noiseless(theta, delta, eps, prior, warm(theta, np.arange(lam.size)))[0]
+    _check(theta / tau, tau, lam, delta, eps, np.zeros(lam.shape), prior, what, calls[0])
+    return theta / tau, tau
+
+
+def _counted(fd: Callable, calls: list) -> Callable:
+    """fd counting its calls (Newton iterations) in calls[0]."""
+    def counted(x, i):
+        calls[0] += 1
+        return fd(x, i)
+    return counted
+
+
+def _check(alpha, tau, lam, delta, eps, sigma2, prior, what: str, iterations: int):
+    """Raise ConvergenceError unless (SE) (relative to tau^2) and (CAL) hold to _RESIDUAL_TOL at the returned
+    (alpha, tau): a solve that stalled in an ill-conditioned parametrisation must not return a number. (CAL) is
+    relative to lam + 1e-6 theta: its right side alpha tau (1 - df_s/delta) cancels to lam << theta = alpha tau
+    near lam = 0, where round-off leaves an error ~1e-16 theta."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN counts as failed
+        mse, df = _channel(tau, alpha * tau, eps, prior)
+        se = np.abs(sigma2 + mse / delta - tau * tau) / (tau * tau)
+        cal = np.abs(alpha * tau * (1 - df / delta) - lam) / (lam + 1e-6 * alpha * tau)
+        worst = np.fmax(se, cal)
+    bad = ~(worst <= _RESIDUAL_TOL)
+    if bad.any():
+        k = np.flatnonzero(bad)[np.argmax(np.nan_to_num(worst[bad], nan=np.inf))]
+        raise ConvergenceError(f"{what} at lam={lam[k]:.6g}, delta={delta[k]:.6g}, eps={eps[k]:.6g}, "
+                               f"sigma2={sigma2[k]:.6g} (relative (SE), (CAL) residual)", worst[k], iterations)
 
 
 def _solve(lam, delta, eps, sigma2, prior, below):

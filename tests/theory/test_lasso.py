@@ -30,10 +30,10 @@ def test_reference_values(row):
     np.testing.assert_allclose(got, expected, rtol=2e-9)
 
 
-def _quad_channel(tau, theta, eps, prior):
-    """mse_s and df_s by mpmath quadrature split at the kinks (independent of the closed forms). For gauss
-    the B-integral is done through U = B + tau Z ~ N(0, v): E (eta(U) - B)^2 = E (eta(U) - U/v)^2 + tau^2/v."""
-    mp.mp.dps = 25
+def _quad_channel_mp(tau, theta, eps, prior):
+    """mse_s and df_s (mpf, at the current mp.dps) by mpmath quadrature split at the kinks (independent of the
+    closed forms). For gauss the B-integral is done through U = B + tau Z ~ N(0, v):
+    E (eta(U) - B)^2 = E (eta(U) - U/v)^2 + tau^2/v."""
     tau, theta = mp.mpf(tau), mp.mpf(theta)
     eta = lambda u: mp.sign(u) * max(abs(u) - theta, 0)  # noqa: E731
 
@@ -50,7 +50,13 @@ def _quad_channel(tau, theta, eps, prior):
         m1 = mp.quad(lambda u: ((eta(u) - u / v) ** 2 + tau * tau / v) * mp.npdf(u, 0, mp.sqrt(v)),
                      [-mp.inf, -theta, theta, mp.inf])
         d1 = 2 * mp.ncdf(-theta / mp.sqrt(v))
-    return float((1 - eps) * m0 + eps * m1), float((1 - eps) * d0 + eps * d1)
+    return (1 - eps) * m0 + eps * m1, (1 - eps) * d0 + eps * d1
+
+
+def _quad_channel(tau, theta, eps, prior):
+    mp.mp.dps = 25
+    m, d = _quad_channel_mp(tau, theta, eps, prior)
+    return float(m), float(d)
 
 
 @pytest.mark.parametrize("prior", ["gauss", "rademacher"])
@@ -98,6 +104,97 @@ def test_fixed_point_equations_hold(prior, delta, eps_rel, sigma2):
     np.testing.assert_allclose(sigma2 + mse / delta, tau * tau, rtol=1e-12)
     np.testing.assert_allclose(alpha * tau * (1 - df / delta), lam, rtol=1e-9)
     assert np.all(np.diff(alpha) > -1e-12 * alpha[1:])  # flat to round-off for rademacher, sigma2 = 0, small lam
+
+
+# sigma2 = 0, very sparse prior, lam across ~0.5: (SE) at fixed alpha is homogeneous in tau up to P(|B| < theta)
+# terms (exponentially small for rademacher), where an alpha parametrisation jumped to a plateau
+SPARSE_LAM = np.linspace(0.3, 1.2, 91)
+
+
+def _residuals(out, lam, delta, eps, prior):
+    alpha, tau = out["threshold"], out["tau_star"]
+    mse, df = T.mse_s(tau, alpha * tau, eps, prior), T.df_s(tau, alpha * tau, eps, prior)
+    return mse / (delta * tau * tau) - 1, alpha * tau * (1 - df / delta) / lam - 1
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+@pytest.mark.parametrize("delta", [1.0, 2.0])
+@pytest.mark.parametrize("eps", [0.01, 0.001])
+def test_sparse_noiseless_equations_monotone_continuous(prior, delta, eps):
+    out = T.theory(Lasso(delta=delta, eps=eps, sigma2=0.0, prior=prior, lam=SPARSE_LAM))
+    se, cal = _residuals(out, SPARSE_LAM, delta, eps, prior)
+    assert np.max(np.abs(se)) < 1e-9 and np.max(np.abs(cal)) < 1e-9
+    alpha, tau, df = out["threshold"], out["tau_star"], out["frac_nonzero"]
+    assert np.all(np.diff(alpha) >= -1e-12 * alpha[1:])
+    assert np.all(np.diff(tau) >= 0) and np.all(np.diff(df) <= 1e-12)  # tau saturates at sqrt(eps/delta)
+    # continuity: tau/lam = 1/(alpha (1 - df/delta)) cannot increase (alpha up, df down); a jump of tau breaks it
+    ratio = tau / SPARSE_LAM
+    assert np.all(np.diff(ratio) <= 1e-12 * ratio[1:])
+    np.testing.assert_allclose(out["mse"], delta * tau * tau, rtol=1e-12)
+
+
+def _noiseless_limit_threshold(delta, eps):
+    """mpmath root alpha_0 of (1 - eps) 2 psi0(alpha) + eps (1 + alpha^2) = delta right of its minimum: the
+    tau -> 0 (large amplitude) limit of (SE) with sigma2 = 0."""
+    mp.mp.dps = 30
+    psi = lambda a: (1 + a * a) * mp.ncdf(-a) - a * mp.npdf(a)  # noqa: E731
+    return mp.findroot(lambda a: (1 - eps) * 2 * psi(a) + eps * (1 + a * a) - delta, mp.sqrt(delta / eps))
+
+
+@pytest.mark.parametrize("delta,eps", [(1.0, 0.01), (2.0, 0.01), (1.0, 0.001), (2.0, 0.001)])
+def test_sparse_rademacher_large_amplitude_asymptotics(delta, eps):
+    """While theta = alpha tau stays 9 tau below the amplitude 1, P(|U| < theta | B = 1) < 1e-18: alpha = alpha_0
+    and (CAL) is linear, tau = lam / (alpha_0 (1 - df_0/delta)), df_0 = eps + (1 - eps) 2 Phi(-alpha_0)."""
+    a0 = _noiseless_limit_threshold(delta, eps)
+    slope = 1 / (a0 * (1 - (eps + (1 - eps) * 2 * mp.ncdf(-a0)) / delta))
+    lam = SPARSE_LAM[(1 - float(a0 * slope) * SPARSE_LAM) > 9 * float(slope) * SPARSE_LAM]
+    assert lam.size >= 10 and lam.max() > 0.5  # covers the old jump at ~0.5
+    out = T.theory(Lasso(delta=delta, eps=eps, sigma2=0.0, prior="rademacher", lam=lam))
+    np.testing.assert_allclose(out["threshold"], float(a0), rtol=1e-10)
+    np.testing.assert_allclose(out["tau_star"], float(slope) * lam, rtol=1e-10)
+
+
+@pytest.mark.parametrize("prior,delta,eps,lam,start", [
+    ("rademacher", 2.0, 0.01, 0.55, (0.6, 0.04)), ("rademacher", 2.0, 0.01, 1.0, (1.0, 0.06)),
+    ("gauss", 2.0, 0.01, 0.55, (0.6, 0.04)), ("rademacher", 1.0, 0.001, 0.8, (0.8, 0.03))])
+def test_sparse_noiseless_against_mpmath_solve(prior, delta, eps, lam, start):
+    """(SE) and (CAL) solved for (theta, tau) by mpmath (quadrature channel, 25 digits) from a crude start."""
+    mp.mp.dps = 25
+    eps_m, delta_m = mp.mpf(eps), mp.mpf(delta)
+
+    def equations(theta, tau):
+        m, df = _quad_channel_mp(tau, theta, eps_m, prior)
+        return m / (tau * tau) - delta_m, theta * (1 - df / delta_m) / lam - 1
+
+    theta, tau = mp.findroot(equations, tuple(mp.mpf(s) for s in start))
+    out = T.theory(Lasso(delta=delta, eps=eps, sigma2=0.0, prior=prior, lam=lam))
+    assert out["tau_star"] == pytest.approx(float(tau), rel=1e-10)
+    assert out["threshold"] == pytest.approx(float(theta / tau), rel=1e-10)
+
+
+def test_inaccurate_solution_raises():
+    """The residual check behind every solve refuses a point off the equations (the old plateau value at
+    rademacher, delta = 2, eps = 0.01, lam = 0.55) with its residual and iteration count."""
+    one = np.ones(1)
+    with pytest.raises(ConvergenceError) as info:
+        T._check(14.10673598 * one, 0.0463087 * one, 0.55 * one, 2 * one, 0.01 * one, 0 * one, "rademacher",
+                 "test", 7)
+    assert info.value.residual > 0.1 and info.value.iterations == 7
+
+
+@pytest.mark.parametrize("sigma2", [1e-20, 1e-14, 1e-12, 1e-10])
+def test_tiny_noise_sparse_rademacher_never_silently_wrong(sigma2):
+    """sigma2 > 0 takes the alpha parametrisation, ill-conditioned here for tiny sigma2: either the equations
+    hold or ConvergenceError."""
+    lam = np.linspace(0.4, 0.7, 31)
+    try:
+        out = T.theory(Lasso(delta=2.0, eps=0.01, sigma2=sigma2, prior="rademacher", lam=lam))
+    except ConvergenceError:
+        return
+    alpha, tau = out["threshold"], out["tau_star"]
+    mse, df = T.mse_s(tau, alpha * tau, 0.01, "rademacher"), T.df_s(tau, alpha * tau, 0.01, "rademacher")
+    np.testing.assert_allclose(sigma2 + mse / 2, tau * tau, rtol=1e-7)
+    np.testing.assert_allclose(alpha * tau * (1 - df / 2), lam, rtol=1e-7)
 
 
 def test_psi0_branches_and_definition():
