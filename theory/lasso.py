@@ -66,22 +66,27 @@ for delta in (0, 1), with w(z) = phi(z) - z Phi(-z),
 
 equivalently rho(delta) = max_z [1 - (2/delta) psi0(z)] / [1 + z^2 - 2 psi0(z)].
 
-Numerics: every expectation and its partial derivatives in (tau, theta) are closed form. The solves of the
-lam curve are vectorised safeguarded Newton iterations over the whole grid (a bracket tightened by every
-evaluation, the midpoint when a step leaves it or fails to halve within two steps; stopped when the error left,
-estimated from two successive steps, is at round-off). With sigma2 > 0, or above the transition: alpha(lam) on
+Numerics: every expectation and its partial derivatives in (tau, theta) are closed form. The solves of the lam
+curve are vectorised safeguarded Newton iterations over the whole grid (a bracket tightened by every evaluation,
+the midpoint when a step leaves it or fails to halve within two steps; stopped when the error left, estimated from
+two successive steps, is at round-off). With sigma2 > 0, or above the transition with delta <= 1: alpha(lam) on
 (alpha_min, inf) with the total derivative of lam through tau(alpha) (implicit derivative of SE), each residual
-solving SE for tau^2 downwards from the bound (sigma2 + eps/delta) / (1 - 2 psi0(alpha)/delta) on every fixed
-point (SE can have several for small delta; the descent from above reaches the largest). With sigma2 = 0 below
-the transition the curve is parametrised by the threshold theta = alpha tau instead (Newton on lam(theta), each
-residual solving SE for tau at fixed theta, warm-started along its implicit derivative). There SE at fixed
-alpha is homogeneous in tau up to terms in P(|B| < theta), exponentially small for a sparse Rademacher prior
-(nonzeros far above tau): tau(alpha) is then not determined in floating point (a whole range of lam lies
-within one ulp of alpha), whereas theta moves with tau at small lam and with alpha at large lam. Every returned
-(alpha, tau) is checked: an SE residual above 1e-7 tau^2 or a CAL residual above 1e-7 (lam + 1e-6 alpha tau)
-raises ConvergenceError (this happens for a sparse Rademacher prior with 0 < sigma2 < ~1e-11, where the alpha
-parametrisation has the same defect). alpha_min and the Donoho-Tanner z(delta) are bracketed roots (Illinois
-regula falsi with bisection safeguards), computed once per distinct delta, like eps_max.
+solving SE for tau^2 downwards from the bound (sigma2 + eps/delta) / (1 - 2 psi0(alpha)/delta) on every fixed point
+(SE can have several for small delta; the descent from above reaches the largest). With sigma2 = 0 below the
+transition, and for every eps when delta > 1 (eps = 1 included: there tau = 0 is the only fixed point of SE for
+alpha up to the root of M(eps, alpha) = delta, sqrt(delta - 1) at eps = 1, so lam(alpha) = 0 on that interval and
+an alpha search from alpha_min = 0 finds no positive fixed point), the curve is parametrised by the threshold theta
+= alpha tau instead (Newton on lam(theta), each residual solving SE for tau at fixed theta, warm-started along its
+implicit derivative). There SE at fixed alpha is homogeneous in tau up to terms in P(|B| < theta), exponentially
+small for a sparse Rademacher prior (nonzeros far above tau): tau(alpha) is then not determined in floating point
+(a whole range of lam lies within one ulp of alpha), whereas theta moves with tau at small lam and with alpha at
+large lam. At fixed theta, SE leaves tau undetermined only where mse_s - tau^2 is below round-off (delta near 1,
+eps near 1, tiny theta): such a theta is treated as lying below the root, and a returned one raises
+ConvergenceError. Every returned (alpha, tau) is checked: an SE residual above 1e-7 tau^2 or a CAL residual above
+1e-7 (lam + 1e-6 alpha tau) raises ConvergenceError (this happens for a Rademacher prior, sparse or dense with
+delta > 1, with 0 < sigma2 < ~1e-11, where the alpha parametrisation has the same defect). alpha_min and the
+Donoho-Tanner z(delta) are bracketed roots (Illinois regula falsi with bisection safeguards), computed once per
+distinct delta, like eps_max.
 """
 from __future__ import annotations
 
@@ -100,6 +105,7 @@ _SQRT2 = np.sqrt(2.0)
 _MAX_ITER = 400
 _RESIDUAL_TOL = 1e-7  # largest (SE)/(CAL) residual returned (relative, see _check); above it ConvergenceError
 _ALPHA_UNDERFLOW = 30.0  # tau(theta): above, d mse_s/d theta nears underflow (no sign); the left branch is far below
+_SE_FLAT = 1e-8  # relative slope of the (SE) residual in tau at fixed theta below which tau is undetermined
 _RTOL = 1e-16  # _newton stops when the estimated error left after its last Newton step is below this (relative)
 
 
@@ -434,12 +440,12 @@ def _tau_of_theta_noiseless(theta, delta, eps, prior, start):
 
 
 def _noiseless_below(lam, delta, eps, prior):
-    """(alpha, tau) for sigma2 = 0, eps < eps_max(delta), lam > 0, parametrised by the threshold theta = alpha tau
-    (well conditioned at both ends: theta ~ tau while alpha is nearly constant (small lam, or every lam below
-    the signal amplitude for a sparse Rademacher prior), theta ~ alpha while tau saturates at sqrt(eps/delta)
-    (large lam)). Newton on lam(theta)/lam - 1 over theta >= lam (by (CAL); lam(theta) = theta once df_s
-    underflows), each residual solving (SE) for tau at fixed theta, warm-started along d tau/d theta (implicit
-    derivative of SE)."""
+    """(alpha, tau) for sigma2 = 0, eps < eps_max(delta) or delta > 1, lam > 0, parametrised by the threshold
+    theta = alpha tau (well conditioned at both ends: theta ~ tau while alpha is nearly constant (small lam, or
+    every lam below the signal amplitude for a sparse Rademacher prior), theta ~ alpha while tau saturates at
+    sqrt(eps/delta) (large lam)). Newton on lam(theta)/lam - 1 over theta >= lam (by (CAL); lam(theta) = theta
+    once df_s underflows), each residual solving (SE) for tau at fixed theta, warm-started along d tau/d theta
+    (implicit derivative of SE); a theta where (SE) leaves tau undetermined (_se_flat) counts as below the root."""
     tau_max = np.sqrt(eps / delta)
     # first start: theta = 2 lam; alpha <= sqrt(delta/eps) in the small-tau limit (eps (1 + alpha^2) <= delta)
     tau_e = np.minimum(2 * lam / np.sqrt(delta / eps), 0.5 * tau_max)
@@ -452,16 +458,34 @@ def _noiseless_below(lam, delta, eps, prior):
     def fd(theta, i):
         d = delta[i]
         tau, c = _tau_of_theta_noiseless(theta, d, eps[i], prior, warm(theta, i))
-        tau_e[i], theta_e[i], dtau[i] = tau, theta, c[3] / (2 * d * tau - c[2])
+        flat = _se_flat(tau, d, c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(flat, 0.0, c[3] / (2 * d * tau - c[2]))
+        ok = i[~flat]
+        tau_e[ok], theta_e[ok], dtau[ok] = tau[~flat], theta[~flat], slope[~flat]
         one = 1 - c[1] / d
         lam_v = theta * one
-        return lam_v / lam[i] - 1, (one - theta * (c[5] + c[4] * dtau[i]) / d) / lam[i]
+        grad = (one - theta * (c[5] + c[4] * slope) / d) / lam[i]
+        return np.where(flat, -np.inf, lam_v / lam[i] - 1), grad
 
     what, calls = "noiseless calibration theta(lam)", [0]
     theta = _newton(_counted(fd, calls), 2 * lam, lam * (1 - 1e-9), np.inf, what)[0]
-    tau = _tau_of_theta_noiseless(theta, delta, eps, prior, warm(theta, np.arange(lam.size)))[0]
+    tau, c = _tau_of_theta_noiseless(theta, delta, eps, prior, warm(theta, np.arange(lam.size)))
+    flat = _se_flat(tau, delta, c)
+    if flat.any():
+        k = np.flatnonzero(flat)[0]
+        raise ConvergenceError(f"{what} at lam={lam[k]:.6g}, delta={delta[k]:.6g}, eps={eps[k]:.6g}: tau not "
+                               "determined by (SE) in floating point", np.nan, calls[0])
     _check(theta / tau, tau, lam, delta, eps, np.zeros(lam.shape), prior, what, calls[0])
     return theta / tau, tau
+
+
+def _se_flat(tau, delta, chan):
+    """True where (SE) at fixed theta, delta tau^2 = mse_s(tau, theta), does not determine tau in floating point:
+    its residual's relative slope 1 - (d mse_s/d tau) / (2 delta tau) below _SE_FLAT (delta ~ 1, eps ~ 1 and
+    theta^2 below the round-off of tau^2: mse_s = tau^2 + theta^2 + terms exponentially small for a Rademacher
+    prior). Only tiny thresholds are flat, so a flat point lies below the theta of any lam > 0 resolved."""
+    return ~(2 * delta * tau - chan[2] > _SE_FLAT * 2 * delta * tau)
 
 
 def _counted(fd: Callable, calls: list) -> Callable:
@@ -491,7 +515,7 @@ def _check(alpha, tau, lam, delta, eps, sigma2, prior, what: str, iterations: in
 
 def _solve(lam, delta, eps, sigma2, prior, below):
     """(alpha, tau) for lam > 0 (every regime) and for lam = 0 with delta < 1 not exactly recovered; ``below``:
-    sigma2 = 0 and eps < eps_max(delta)."""
+    sigma2 = 0 and (eps < eps_max(delta) or delta > 1), where lam = 0 recovers beta exactly."""
     alpha, tau = np.zeros(lam.shape), np.zeros(lam.shape)
     nb = below & (lam > 0)
     if nb.any():
@@ -513,7 +537,7 @@ def theory(model: Lasso) -> dict[str, np.ndarray]:
     """Asymptotic ``mse``, ``tau_star``, ``frac_nonzero`` and ``threshold`` (module docstring), vectorised."""
     prior = model.prior
     (lam, delta, eps, sigma2), shape = _flat(model.lam, model.delta, model.eps, model.sigma2)
-    below = (sigma2 == 0) & (eps < _per_distinct(eps_max, delta))
+    below = (sigma2 == 0) & ((eps < _per_distinct(eps_max, delta)) | (delta > 1))
     alpha, tau = _solve(lam, delta, eps, sigma2, prior, below)
     with np.errstate(invalid="ignore", divide="ignore"):
         mse, df = _channel(np.where(tau > 0, tau, 1.0), alpha * tau, eps, prior)

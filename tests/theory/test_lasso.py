@@ -289,3 +289,86 @@ def test_bad_input(kw):
         Lasso(**kw)
     with pytest.raises(ParameterError):
         L1Transition(delta=1.0)
+
+
+# sigma2 = 0, delta >= 1, dense or nearly dense prior (eps = 1 is above eps_max for no delta >= 1; at eps = 1,
+# delta > 1, tau = 0 is the only fixed point of (SE) for alpha <= sqrt(delta - 1), where an alpha search stalled)
+DENSE_LAM = np.geomspace(1e-4, 100, 200)
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+@pytest.mark.parametrize("delta", [1.0, 1.5, 3.0, 10.0])
+@pytest.mark.parametrize("eps", [1.0, 0.99])
+def test_dense_noiseless_overdetermined_equations_monotone_limits(prior, delta, eps):
+    out = T.theory(Lasso(delta=delta, eps=eps, sigma2=0.0, prior=prior, lam=DENSE_LAM))
+    se, cal = _residuals(out, DENSE_LAM, delta, eps, prior)
+    assert np.max(np.abs(se)) < 1e-9 and np.max(np.abs(cal)) < 1e-9
+    mse = out["mse"]
+    np.testing.assert_allclose(mse, delta * out["tau_star"] ** 2, rtol=1e-12)
+    # the bias grows with lam until beta_hat = 0: mse = E B^2 = eps (unit second moment of both priors)
+    assert np.all(np.diff(mse) >= -1e-15)
+    assert np.all(np.diff(mse)[mse[1:] < eps * (1 - 1e-9)] > 0)
+    assert mse[-1] == pytest.approx(eps, rel=1e-12)
+    if delta > 1:  # least squares recovers beta exactly: mse = O(lam^2)
+        assert mse[0] < 1e-6
+
+
+@pytest.mark.parametrize("delta", [1.5, 3.0, 10.0])
+def test_dense_noiseless_small_lam_is_least_squares_bias(delta):
+    """n > p, no noise, small lam: no sign of beta_hat flips, so beta_hat = beta - lam (X'X)^{-1} sign(beta) and
+    mse = lam^2 tr (X'X)^{-2}/p = lam^2 delta^3/(delta - 1)^3 (Marchenko-Pastur, p/n = 1/delta: E s^{-2} =
+    1/(1 - 1/delta)^3); (SE) then gives alpha = sqrt(delta - 1). Exact up to exp(-1/(2 tau^2)) for Rademacher
+    signals; O(lam) corrections (density of B at 0) for Gaussian ones."""
+    lam = np.geomspace(1e-7, 1e-3, 9)
+    bias = lam ** 2 * delta ** 3 / (delta - 1) ** 3
+    rad = T.theory(Lasso(delta=delta, eps=1.0, sigma2=0.0, prior="rademacher", lam=lam))
+    np.testing.assert_allclose(rad["mse"], bias, rtol=1e-12)
+    np.testing.assert_allclose(rad["threshold"], np.sqrt(delta - 1), rtol=1e-12)
+    gauss = T.theory(Lasso(delta=delta, eps=1.0, sigma2=0.0, prior="gauss", lam=lam))
+    assert np.all(np.abs(gauss["mse"] / bias - 1) < 50 * lam)
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+def test_dense_noiseless_delta_one(prior):
+    """delta = 1: eps = 1 (alpha search, tau > 0 for every alpha > 0) and eps = 1 - 1e-12 (threshold search down
+    to thresholds where (SE) no longer fixes tau in floating point) agree; mse decreases to 0 with lam, slowly.
+    (CAL) in double precision: theta (1 - df_s) with 1 - df_s = P(|U| < theta) << 1 loses ~1e-16 theta."""
+    lam = np.geomspace(1e-14, 1e-2, 25)
+    dense = T.theory(Lasso(delta=1.0, eps=1.0, sigma2=0.0, prior=prior, lam=lam))
+    near = T.theory(Lasso(delta=1.0, eps=1 - 1e-12, sigma2=0.0, prior=prior, lam=lam))
+    for out, eps in ((dense, 1.0), (near, 1 - 1e-12)):
+        se, cal = _residuals(out, lam, 1.0, eps, prior)
+        assert np.max(np.abs(se)) < 1e-9
+        assert np.all(np.abs(cal) * lam < 1e-9 * lam + 1e-15 * out["threshold"] * out["tau_star"])
+    np.testing.assert_allclose(near["mse"], dense["mse"], rtol=1e-6)
+    # Rademacher: theta^2 balances terms ~ exp(-1/(2 tau^2)), so tau^2 = O(1/log(1/theta)): a logarithmic decay
+    assert np.all(np.diff(dense["mse"]) > 0) and dense["mse"][0] < 0.2 * dense["mse"][-1]
+
+
+@pytest.mark.parametrize("prior,delta,lam,start", [
+    ("rademacher", 3.0, 0.5, (0.7, 0.4)), ("gauss", 1.5, 0.2, (0.4, 0.3)), ("rademacher", 1.0, 1e-3, (0.08, 0.45)),
+    ("gauss", 10.0, 3.0, (3.0, 0.3))])
+def test_dense_noiseless_against_mpmath_solve(prior, delta, lam, start):
+    """eps = 1, sigma2 = 0: (SE) and (CAL) solved for (theta, tau) by mpmath (quadrature channel) from a crude
+    start."""
+    mp.mp.dps = 25
+    delta_m = mp.mpf(delta)
+
+    def equations(theta, tau):
+        m, df = _quad_channel_mp(tau, theta, 1, prior)
+        return m / (tau * tau) - delta_m, theta * (1 - df / delta_m) / lam - 1
+
+    theta, tau = mp.findroot(equations, tuple(mp.mpf(s) for s in start))
+    out = T.theory(Lasso(delta=delta, eps=1.0, sigma2=0.0, prior=prior, lam=lam))
+    assert out["tau_star"] == pytest.approx(float(tau), rel=1e-10)
+    assert out["threshold"] == pytest.approx(float(theta / tau), rel=1e-10)
+
+
+@pytest.mark.parametrize("prior", ["gauss", "rademacher"])
+@pytest.mark.parametrize("delta", [1.5, 3.0])
+def test_dense_noiseless_is_the_small_noise_limit(prior, delta):
+    """eps = 1: sigma2 = 1e-10 (alpha search) adds the least-squares noise error sigma2 delta/(delta - 1) to the
+    sigma2 = 0 answer (threshold search) at small lam."""
+    noisy = T.theory(Lasso(delta=delta, eps=1.0, sigma2=1e-10, prior=prior, lam=1e-4))
+    clean = T.theory(Lasso(delta=delta, eps=1.0, sigma2=0.0, prior=prior, lam=1e-4))
+    assert noisy["mse"] - clean["mse"] == pytest.approx(1e-10 * delta / (delta - 1), rel=3e-3)
