@@ -55,6 +55,9 @@ def bench_one_lam(rounds: int, options) -> None:
 
 
 def _lars_at(X, y, lams):
+    """The exact path (lars_path) at the grid, linear between its kinks. alpha_min is 1 % below the grid's
+    smallest lam: lars_path then stops at the first kink past it (500 x 1000: 760 iterations, all 50 lams);
+    with alpha_min = the smallest lam exactly it stops one kink short of it (758 iterations, 49 lams)."""
     n = X.shape[0]
     alphas, _, coefs = lars_path(X, y, method="lasso", alpha_min=0.99 * lams.min() / n, max_iter=10**6)
     knots = alphas * n  # decreasing; the path is linear between kinks

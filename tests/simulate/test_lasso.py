@@ -139,9 +139,10 @@ def test_working_set_cd_equals_homotopy(n, p, lam):
     b, r = np.zeros(p), y.copy()
     gap, ok, _ = S._cd_solve(XT, norms, y, b, r, lam, 1e-12, 1000, 10**6)
     assert ok and gap <= 1e-12 and np.allclose(r, y - X @ b, atol=1e-10)
-    bh, rh = np.zeros(p), y.copy()
-    hom = S._Homotopy(XT, bh, XT @ rh)
-    hom.walk(XT, y, bh, rh, float(np.max(np.abs(XT @ y))), lam)
+    bh, out = np.zeros(p), np.zeros((1, p))
+    lam_reached, reached, stuck = S._Homotopy(XT, y, bh).walk(XT, y, bh, float(np.max(np.abs(XT @ y))),
+                                                               np.array([lam]), out)
+    assert (lam_reached, reached, stuck) == (lam, 1, False) and np.array_equal(out[0], bh)
     assert S.duality_gap(X, y, bh, lam) < 1e-12  # the homotopy alone is exact
     assert np.max(np.abs(b - bh)) < 1e-6 * np.max(np.abs(bh))
     assert np.array_equal(b != 0, bh != 0)
@@ -162,6 +163,71 @@ def test_path_dispatch_does_not_change_the_solution(monkeypatch):
             primal = 0.5 * r @ r + lam * np.sum(np.abs(b))
             assert gap <= max(1e-12, S.ROUNDING * (y @ y) / 2 / primal)  # certified, or at the rounding floor
     assert np.max(np.abs(B_cd - B_h)) < 1e-6 * np.max(np.abs(B_h))
+
+
+def test_cholesky_updates_follow_the_active_set():
+    """Random joins and departures: R stays the upper Cholesky factor of X_A^T X_A (A in its order) and z solves
+    R^T z = s; the Gram entries may come from X^T X or from dot products."""
+    rng = np.random.default_rng(0)
+    n, p = 30, 60
+    XT = rng.standard_normal((p, n)) / np.sqrt(n)
+    G = XT @ XT.T
+    A, s, z = np.zeros(n + 1, np.int64), np.zeros(n + 1), np.zeros(n + 1)
+    R, w = np.zeros((n + 1, n + 1)), np.empty(n + 1)
+    m, order = 0, []
+    for step in range(200):
+        if m < 3 or (m < n - 1 and rng.random() < 0.6):
+            j = int(rng.choice([q for q in range(p) if q not in order]))
+            assert S._add(XT, G if step % 2 else np.zeros((0, 0)), A, m, j, R, w)
+            s[m] = rng.choice([-1.0, 1.0])
+            z[m] = (s[m] - w[:m] @ z[:m]) / R[m, m]  # the bordered system, as in the kernel
+            order.append(j)
+            m += 1
+        else:
+            k = int(rng.integers(m))
+            S._remove(A, s, m, k, R, z)
+            order.pop(k)
+            m -= 1
+        assert list(A[:m]) == order
+    XA = XT[A[:m]]
+    assert np.allclose(R[:m, :m].T @ R[:m, :m], XA @ XA.T, rtol=0, atol=1e-12)
+    assert np.all(np.tril(R[:m, :m], -1) == 0) and np.all(np.diag(R[:m, :m]) > 0)
+    assert np.allclose(R[:m, :m].T @ z[:m], s[:m], rtol=0, atol=1e-12)
+
+
+def test_homotopy_alone_stays_on_the_path_to_interpolation():
+    """Regression: at n = p near interpolation a variable that leaves the support can re-enter with the other
+    sign within the next segment; excluding it for one event (the old rule) lost the path (KKT residual ~100 at
+    the later grid points, repaired only by coordinate descent). Every grid point of the walk itself is a
+    solution."""
+    X, beta, y = S.draw(Lasso(delta=1.0, eps=0.2, sigma2=0.1), {"n": 100, "p": 100}, np.random.default_rng(1))
+    XT = np.ascontiguousarray(X.T)
+    lam0 = float(np.max(np.abs(XT @ y)))
+    lams = lam0 * np.geomspace(1, 1e-5, 50)
+    b, out = np.zeros(100), np.zeros((50, 100))
+    _, reached, stuck = S._Homotopy(XT, y, b).walk(XT, y, b, lam0, lams, out)
+    assert reached == 50 and not stuck
+    assert max(S.kkt_residual(X, y, bk, lam) for bk, lam in zip(out, lams)) < 1e-6
+
+
+def test_gram_and_direct_homotopy_agree(monkeypatch):
+    """The homotopy with the Gram matrix (formed after the first events) and without it, and with frequent
+    refreshes of the factor, give the same certified path."""
+    X, beta, y = _data(80, 160, seed=4)
+    lams = np.geomspace(3.0, 1e-4, 40)
+    monkeypatch.setattr(S, "_HOMOTOPY_DF", -1.0)  # homotopy from lam_max on
+    paths = []
+    for pays, gram_max, refresh in ((0.0, 2**24, 1000), (0.0, 0, 1000), (0.0, 2**24, 7)):
+        monkeypatch.setattr(S, "_GRAM_PAYS", pays)
+        monkeypatch.setattr(S, "_GRAM_MAX", gram_max)
+        monkeypatch.setattr(S, "_REFRESH", refresh)
+        B, gaps = S.lasso_path(X, y, lams, tol=1e-12)
+        r = y[:, None] - X @ B.T
+        primal = 0.5 * np.sum(r * r, axis=0) + lams * np.sum(np.abs(B), axis=1)
+        assert np.all(gaps <= np.maximum(1e-12, S.ROUNDING * (y @ y) / 2 / primal))
+        paths.append(B)
+    for B in paths[1:]:
+        assert np.max(np.abs(B - paths[0])) < 1e-9 * np.max(np.abs(paths[0]))
 
 
 def test_compiling_notice_once_on_a_terminal(monkeypatch, capsys):
