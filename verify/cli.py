@@ -480,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p = sub.add_parser("check", allow_abbrev=False, help="theory vs simulation verdict table; exit 1 on a failed check")
     p.add_argument("models", nargs="*", help="families or models (default: all)")
-    p.add_argument("--full", action="store_true", help="the larger scenario set")
+    p.add_argument("--full", action="store_true",
+                   help="every scenario, the quick ones at more replicates: flags a 2 %% error in every primary metric")
     _add_output(p)
     _add_run_options(p)
     p.set_defaults(jobs=None)  # default: every core (up to CHECK_MAX_JOBS)
