@@ -51,14 +51,22 @@ min(0.5, 0.6/d), which gives expectations to ~1e-13 (checked in the tests agains
 (G1, G2) quadrature). M1 and M2 come from Stein's identity (no cancellation as beta -> 0) and the third
 equation is solved as psi = E[2 rho'(Q1) (1 - 1/(1 + lambda rho''))] (E[2 rho'(Q1)] = 1), accurate for tiny psi.
 The 3x3 system is solved by a damped Newton iteration with its analytic Jacobian in (log alpha,
-log sqrt(psi) sigma, log lambda) to relative residuals 1e-12: one continuation path per distinct beta from the
-classical values at psi0 = min(psi, psi*/50), uniform in logit(psi/psi*) with a tangent predictor, then every
-grid point from the cubic Hermite interpolant of its path, polished by Newton in groups of similar grid size.
+log sqrt(psi) sigma, log lambda) to relative residuals 1e-12, iterating only the points not yet converged.
+Continuation paths start from the classical values at psi0 = min(psi, psi*/50) and are uniform in
+g = logit(psi/psi*) with a tangent predictor: one path per distinct beta when there are at most 12, else one
+per knot, 12 betas spread over the distinct values. Every grid point then starts from the cubic Hermite
+interpolant of its beta's path or, between knots, from the cubic Lagrange interpolant in beta of the 4 nearest
+positive knots' paths at its g (beta = 0, where alpha is void, is a knot of its own), and is polished by Newton
+in groups of similar grid size; points that do not converge from an interpolated start are solved again with
+4 times as many knots (in the end on paths of their own beta). So the cost of a grid is set by its number of
+points, along either axis or both.
 For sqrt(v) > 30 (large alpha* beta, or psi near psi*) the U rule is composite Gauss-Legendre in z, graded
 around the prox branch points (``_u_nodes``), so that the cost grows like log v: psi = psi*(1 - 1e-7) takes
-~1-2 s. Cost: ~1 s CPU for 400 points (beta = 1, 5). Known limit: the G grid has ~30 d nodes, d -> beta as
-psi -> psi*; beyond 20000 nodes (beta >~ 600 close to psi*) ConvergenceError is raised at once, as it is
-when the Jacobian becomes numerically singular (psi within ~1e-12 psi* of psi*, sigma* ~ 1e5).
+~1-2 s. Cost (CPU): 1000 points in psi at beta = 1 ~0.2 s; 1000 points in beta at psi = 0.2 ~0.7 s plus
+~0.6 s for the 1000 thresholds psi*(beta) (one max-margin solve per distinct beta). Known limit: the G grid
+has ~30 d nodes, d -> beta as psi -> psi*; beyond 20000 nodes (beta >~ 600 close to psi*) ConvergenceError
+is raised at once, as it is when the Jacobian becomes numerically singular (psi within ~1e-12 psi* of psi*,
+sigma* ~ 1e5).
 """
 from __future__ import annotations
 
@@ -77,6 +85,7 @@ _DG = 0.5  # continuation step in logit(psi/psi*)
 _TOL = 1e-12  # scaled residual of the final solves
 _MAXIT = 60
 _MAX_NODES = 20_000
+_KNOTS = 12  # more distinct betas: paths for 12 of them, the others interpolated in beta
 
 
 def _nodes(scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -94,23 +103,28 @@ def _nodes(scale: float) -> tuple[np.ndarray, np.ndarray]:
 
 def prox(z: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """prox_{lambda rho}(z): the root u of u + lambda sigmoid(u) = z (in [z - lambda, z]); Newton safeguarded
-    by bisection (taken when the Newton point leaves the bracket or the step fails to halve), to rounding."""
+    by bisection (taken when the Newton point leaves the bracket or the step fails to halve), to rounding.
+    Only the entries not yet at rounding level are iterated."""
     z, lam = np.broadcast_arrays(np.asarray(z, float), np.asarray(lam, float))
+    shape, z, lam = z.shape, z.ravel(), lam.ravel()
     lo, hi = z - lam, z.copy()
     u = np.clip(z - lam * special.expit(z), lo, hi)
-    last = hi - lo
+    out, live, last = np.empty_like(u), np.arange(u.size), hi - lo
     for _ in range(100):
         e = special.expit(u)
         f = u + lam * e - z
         lo, hi = np.where(f < 0, u, lo), np.where(f > 0, u, hi)
+        # residual (terms of size |z|, lambda) or bracket at rounding level
+        done = (np.abs(f) <= 1e-15 * (1 + np.abs(z) + lam)) | (hi - lo <= 1e-15 * (1 + np.abs(u)))
+        out[live[done]] = u[done]
+        if done.all():
+            return out.reshape(shape)
+        keep = ~done
+        live, z, lam, lo, hi, u, e, f, last = (x[keep] for x in (live, z, lam, lo, hi, u, e, f, last))
         step = f / (1 + lam * e * (1 - e))
         newton = ((u - step >= lo) & (u - step <= hi)
                   & ((np.abs(step) <= 0.5 * last) | (np.abs(step) <= 1e-8 * (1 + np.abs(u)))))
-        new = np.where(newton, u - step, 0.5 * (lo + hi))
-        last = np.where(newton, np.abs(step), 0.5 * (hi - lo))
-        if np.all((np.abs(f) <= 1e-15 * (1 + np.abs(z) + lam)) | (hi - lo <= 1e-15 * (1 + np.abs(u)))):
-            return u  # residual (terms of size |z|, lambda) or bracket at rounding level
-        u = new
+        u, last = np.where(newton, u - step, 0.5 * (lo + hi)), np.where(newton, np.abs(step), 0.5 * (hi - lo))
     raise ConvergenceError("proximal operator of the logistic loss", float(np.max(np.abs(f))), 100)
 
 
@@ -153,6 +167,25 @@ def fisher_information(beta: np.ndarray) -> np.ndarray:
     return out
 
 
+def _conditional_moments(mu: np.ndarray, dG: np.ndarray, wg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """E[2 rho^(k+1)(Q1) | U], k = 0, 1, 2, for Q1 = mu + d G: mu (npts, nU), dG = d G at the G nodes
+    (npts, nG). The (npts, nU, nG) tensor is the bulk of the work: two buffers, updated in place."""
+    e1 = np.add(mu[:, :, None], dG[:, None, :])  # Q1
+    np.negative(e1, out=e1)
+    with np.errstate(over="ignore"):  # exp(-Q1) = inf gives rho'(Q1) = 0
+        np.exp(e1, out=e1)
+    e1 += 1
+    np.reciprocal(e1, out=e1)  # rho'(Q1) = sigmoid(Q1)
+    m0 = 2 * (e1 @ wg)
+    e2 = np.subtract(1, e1)
+    e2 *= e1  # rho''
+    p1 = 2 * (e2 @ wg)
+    e1 *= -2
+    e1 += 1
+    e1 *= e2  # rho^(3) = rho'' (1 - 2 rho')
+    return m0, p1, 2 * (e1 @ wg)
+
+
 def _system(psi: np.ndarray, beta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scaled residuals R (npts, 3) and their Jacobian (npts, 3, 3) in y = (log alpha, log s, log lambda),
     s = sqrt(psi) sigma. For beta = 0 the alpha equation is replaced by log alpha = 0."""
@@ -163,10 +196,7 @@ def _system(psi: np.ndarray, beta: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     U, wu = _u_nodes(sv, lam)
     G, wg = _nodes(float(np.max(d)))
     mu = c[:, None] * U  # E[Q1 | U]
-    q1 = mu[:, :, None] + (d[:, None] * G)[:, None, :]  # (npts, nU, nG)
-    e1 = special.expit(q1)
-    e2 = e1 * (1 - e1)
-    m0, p1, p2 = (2 * e1) @ wg, (2 * e2) @ wg, (2 * e2 * (1 - 2 * e1)) @ wg  # E[2 rho^(k+1)(Q1) | U]
+    m0, p1, p2 = _conditional_moments(mu, d[:, None] * G, wg)
     # M_k(U) = E[2 rho'(Q1) Q1^k | U] by Stein's identity E[f(Q1)(Q1 - mu)] = d^2 E[f'(Q1)] (no cancellation
     # for small beta): M1 = mu M0 + d^2 P1, M2 = mu M1 + d^2 (M0 + mu P1 + d^2 P2)
     d2 = (d * d)[:, None]
@@ -206,92 +236,167 @@ def _system(psi: np.ndarray, beta: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     return F, J
 
 
-def _newton(psi: np.ndarray, beta: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
+def _newton(psi: np.ndarray, beta: np.ndarray, y: np.ndarray, tol: float,
+            strict: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Damped Newton on the scaled system from y (all points at once) to max |R| <= tol: steps capped at 1 in
-    each log variable, halved while the residual norm does not decrease."""
+    each log variable, halved while the residual norm does not decrease; only the points not yet converged
+    are evaluated. Returns (y, J at y, converged mask); strict: ConvergenceError unless all converged."""
+    y = np.array(y, dtype=float)
     F, J = _system(psi, beta, y)
+    J_out = J.copy()
+    live, res = np.arange(len(psi)), np.max(np.abs(F), axis=1)
     for it in range(_MAXIT):
-        res = np.max(np.abs(F), axis=1)
-        if np.all(res <= tol):
-            return y
+        keep = ~(res <= tol)  # NaN: not converged
+        live, F, J, res = live[keep], F[keep], J[keep], res[keep]
+        if live.size == 0:
+            return y, J_out, np.ones(len(psi), bool)
         try:
             step = -np.linalg.solve(J, F[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
-            raise ConvergenceError("Sur-Candes system (singular Jacobian)", float(np.max(np.abs(F))), it) from None
+            if strict:
+                raise ConvergenceError("Sur-Candes system (singular Jacobian)", float(np.max(res)), it) from None
+            break
         step /= np.maximum(1.0, np.max(np.abs(step), axis=1))[:, None]
-        step[res <= tol] = 0.0
-        for _ in range(30):
-            trial = y + step
-            Ft, Jt = _system(psi, beta, trial)
-            worse = ~(np.max(np.abs(Ft), axis=1) < np.maximum(res, tol)) & (res > tol)
-            if not worse.any():
+        trial = y[live] + step
+        F, J = _system(psi[live], beta[live], trial)
+        for _ in range(30):  # halve the steps of the points whose residual did not decrease
+            worse = np.flatnonzero(~(np.max(np.abs(F), axis=1) < res))
+            if worse.size == 0:
                 break
             step[worse] *= 0.5
-        y, F, J = trial, Ft, Jt
-    raise ConvergenceError("Sur-Candes system (alpha, sigma, lambda)", float(np.max(np.abs(F))), _MAXIT)
+            trial[worse] = y[live[worse]] + step[worse]
+            F[worse], J[worse] = _system(psi[live[worse]], beta[live[worse]], trial[worse])
+        y[live], J_out[live] = trial, J
+        res = np.max(np.abs(F), axis=1)
+    converged = np.ones(len(psi), bool)
+    converged[live[~(res <= tol)]] = False
+    if strict and not converged.all():
+        raise ConvergenceError("Sur-Candes system (alpha, sigma, lambda)", float(np.max(res)), _MAXIT)
+    return y, J_out, converged
 
 
-def _tangent(psi: np.ndarray, beta: np.ndarray, star: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _tangent(psi: np.ndarray, star: np.ndarray, J: np.ndarray) -> np.ndarray:
     """dy/dg along the solution curve, g = logit(psi/psi*): -J^-1 dR/dpsi dpsi/dg (dR/dpsi = (-1/psi, 0, -1/psi)
-    at R = 0)."""
-    J = _system(psi, beta, y)[1]
+    at R = 0), J the Jacobian at the solution."""
     if not np.all(np.isfinite(J)) or np.any(np.abs(np.linalg.det(J)) < 1e-300):
         raise ConvergenceError("Sur-Candes continuation (singular Jacobian)", np.nan, 0)
     dR = np.stack([-1 / psi, np.zeros_like(psi), -1 / psi], axis=1) * (psi * (1 - psi / star))[:, None]
     return -np.linalg.solve(J, dR[:, :, None])[:, :, 0]
 
 
-def _solve(psi: np.ndarray, beta: np.ndarray, star: np.ndarray) -> np.ndarray:
+def _paths(betas: np.ndarray, bstar: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Continuation paths in g = logit(psi/psi*), one per beta, uniform on [lo, hi] in steps <= _DG, from the
+    classical values at g = lo (tangent predictor, Newton corrector). Returns the solutions and tangents
+    (nbeta, max steps + 1, 3; a path's last node repeated beyond its end), the step widths and the numbers of
+    steps (nbeta,)."""
+    n = np.maximum(1, np.ceil((hi - lo) / _DG)).astype(int)
+    width = (hi - lo) / n
+    x = bstar * special.expit(lo)
+    info = fisher_information(betas)
+    y, J, _ = _polish(x, betas, np.log(np.stack([np.ones_like(x), np.sqrt(x / info), x / info], axis=1)), 1e-10)
+    ys, ts = [y], [_tangent(x, bstar, J)]
+    for k in range(1, n.max() + 1):
+        y, t, on = ys[-1].copy(), ts[-1].copy(), k <= n
+        x = bstar[on] * special.expit(lo[on] + k * width[on])
+        y[on], J, _ = _polish(x, betas[on], y[on] + t[on] * width[on, None], 1e-10)
+        t[on] = _tangent(x, bstar[on], J)
+        ys.append(y)
+        ts.append(t)
+    return np.stack(ys, axis=1), np.stack(ts, axis=1), width, n
+
+
+def _on_path(paths: tuple[np.ndarray, ...], lo: np.ndarray, k: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The cubic Hermite interpolant of path k (arrays of path indices) at g."""
+    ys, ts, width, n = paths
+    w = width[k]
+    pos = np.where(w > 0, (g - lo[k]) / np.where(w > 0, w, 1), 0.0)
+    i = np.clip(np.floor(pos).astype(int), 0, n[k] - 1)
+    u = (pos - i)[:, None]
+    h00, h10, h01, h11 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2, u**3 - u**2
+    return h00 * ys[k, i] + h10 * w[:, None] * ts[k, i] + h01 * ys[k, i + 1] + h11 * w[:, None] * ts[k, i + 1]
+
+
+def _stencil(beta: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into knots (npts, 4) and cubic Lagrange weights in beta; a knot's own points take weight 1 on
+    it. Other points interpolate between the 4 nearest positive knots (beta = 0, the null, where alpha is
+    undefined, is not used)."""
+    j = np.searchsorted(knots, beta)
+    own = (j < knots.size) & (knots[np.minimum(j, knots.size - 1)] == beta)
+    first = int(knots[0] == 0)  # index of the smallest positive knot
+    start = np.clip(j - 2, first, knots.size - 4)
+    idx = start[:, None] + np.arange(4)
+    kb = knots[idx]
+    w = np.ones_like(kb)
+    for a in range(4):
+        for b in range(4):
+            if a != b:
+                w[:, a] *= (beta - kb[:, b]) / (kb[:, a] - kb[:, b])
+    idx[own], w[own] = np.minimum(j[own], knots.size - 1)[:, None], (1.0, 0.0, 0.0, 0.0)
+    return idx, w
+
+
+def _solve(psi: np.ndarray, beta: np.ndarray, star: np.ndarray, knots: int = _KNOTS) -> np.ndarray:
     """y = (log alpha*, log sqrt(psi) sigma*, log lambda*) for psi < psi* (1-D arrays).
 
-    One continuation path per distinct beta, uniform in g = logit(psi/psi*) with steps <= _DG from the classical
-    values at min(psi, psi*/50) (tangent predictor, Newton corrector); each point then starts from the cubic
-    Hermite interpolant of its path and is polished by Newton, in groups of similar quadrature size."""
+    Continuation paths in g = logit(psi/psi*) (``_paths``): one per distinct beta if there are at most
+    ``knots`` of them, else one per knot beta, ``knots`` values spread over the sorted distinct ones (0 and
+    the smallest and largest positive ones included). Each point starts from the cubic Hermite interpolant of
+    its beta's path or, off the knots, from the cubic Lagrange interpolant in beta of the 4 nearest positive
+    knots' paths at its g, and is polished by Newton; points that do not converge from an interpolated start
+    are solved again with 4 times as many knots (in the end on paths of their own beta)."""
     g = special.logit(psi / star)
-    betas, inv = np.unique(beta, return_inverse=True)
-    bstar = separability_threshold(betas)
-    lo = np.minimum(special.logit(1 / _START), np.minimum.reduceat(g[np.argsort(inv)], _starts(inv)))
-    hi = np.maximum.reduceat(g[np.argsort(inv)], _starts(inv))
-    steps = max(1, int(np.ceil(np.max(hi - lo) / _DG)))
-    path = lo[:, None] + (hi - lo)[:, None] * np.linspace(0, 1, steps + 1)  # (nbeta, steps + 1)
-    x = bstar * special.expit(path[:, 0])
-    info = fisher_information(betas)
-    y = _newton(x, betas, np.log(np.stack([np.ones_like(x), np.sqrt(x / info), x / info], axis=1)), 1e-10)
-    ys, ts = [y], [_tangent(x, betas, bstar, y)]
-    for k in range(1, steps + 1):
-        x_next = bstar * special.expit(path[:, k])
-        y = _newton(x_next, betas, y + ts[-1] * (path[:, k] - path[:, k - 1])[:, None], 1e-10)
-        ys.append(y)
-        ts.append(_tangent(x_next, betas, bstar, y))
-    ys, ts = np.stack(ys, axis=1), np.stack(ts, axis=1)  # (nbeta, steps + 1, 3)
-    # cubic Hermite interpolation on each point's path
-    width = (hi - lo)[inv] / steps
-    pos = np.where(width > 0, (g - lo[inv]) / np.where(width > 0, width, 1), 0.0)
-    k = np.clip(np.floor(pos).astype(int), 0, steps - 1)
-    u = (pos - k)[:, None]
-    h00, h10, h01, h11 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2, u**3 - u**2
-    y0 = (h00 * ys[inv, k] + h10 * width[:, None] * ts[inv, k] + h01 * ys[inv, k + 1]
-          + h11 * width[:, None] * ts[inv, k + 1])
-    return _polish(psi, beta, y0)
+    betas, first = np.unique(beta, return_index=True)
+    if betas.size <= knots:
+        return _solve_on_paths(psi, beta, star, betas, first, g)
+    positive = betas[betas > 0]
+    pick = np.unique(np.linspace(0, positive.size - 1, knots - int(betas[0] == 0)).round().astype(int))
+    kb = np.concatenate([betas[:1][betas[:1] == 0], positive[pick]])
+    idx, w = _stencil(beta, kb)
+    used = w != 0
+    at, g_at = idx[used], np.broadcast_to(g[:, None], idx.shape)[used]
+    lo, hi = np.full(kb.size, special.logit(1 / _START)), np.full(kb.size, -np.inf)
+    np.minimum.at(lo, at, g_at)
+    np.maximum.at(hi, at, g_at)
+    paths = _paths(kb, star[first][np.searchsorted(betas, kb)], lo, hi)
+    y0 = sum(w[:, a, None] * _on_path(paths, lo, idx[:, a], g) for a in range(4))
+    y, _, ok = _polish(psi, beta, y0, strict=False)
+    if not ok.all():
+        y[~ok] = _solve(psi[~ok], beta[~ok], star[~ok], 4 * knots)
+    return y
 
 
-def _starts(inv: np.ndarray) -> np.ndarray:
-    """Start offsets of the groups 0, 1, ... in inv sorted (for np.*.reduceat)."""
-    return np.searchsorted(np.sort(inv), np.arange(inv.max() + 1))
+def _solve_on_paths(psi: np.ndarray, beta: np.ndarray, star: np.ndarray, betas: np.ndarray, first: np.ndarray,
+                    g: np.ndarray) -> np.ndarray:
+    """One path per distinct beta (betas, first: np.unique(beta, return_index=True)), every point started
+    from its path's Hermite interpolant and polished by Newton."""
+    inv = np.searchsorted(betas, beta)
+    lo = np.full(betas.size, special.logit(1 / _START))
+    hi = np.full(betas.size, -np.inf)
+    np.minimum.at(lo, inv, g)
+    np.maximum.at(hi, inv, g)
+    paths = _paths(betas, star[first], lo, hi)
+    return _polish(psi, beta, _on_path(paths, lo, inv, g))[0]
 
 
-def _polish(psi: np.ndarray, beta: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Newton to _TOL from close starts, points grouped by their quadrature size (powers of 2) so that a few
-    points near psi* (large v, fine grids) do not set the grid of all the others."""
+def _polish(psi: np.ndarray, beta: np.ndarray, y: np.ndarray, tol: float = _TOL,
+            strict: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_newton`` from close starts, points grouped by their quadrature size (powers of 2) so that a few
+    points near psi* (large v, fine grids) do not set the grid of all the others. Returns (y, J, converged);
+    strict=False: a group that raises ConvergenceError is marked not converged."""
     alpha, s, _ = np.exp(y).T
     sv = np.sqrt((alpha * beta) ** 2 + s * s)
     size = np.maximum(1, sv) * np.maximum(1, beta * s / sv)
-    group = np.floor(np.log2(size)).astype(int)
-    out = np.empty_like(y)
+    group = np.floor(np.log2(np.where(np.isfinite(size), size, 1.0))).astype(int)
+    out, J, ok = np.empty_like(y), np.empty((len(y), 3, 3)), np.ones(len(y), bool)
     for gr in np.unique(group):
         at = group == gr
-        out[at] = _newton(psi[at], beta[at], y[at], _TOL)
-    return out
+        try:
+            out[at], J[at], ok[at] = _newton(psi[at], beta[at], y[at], tol, strict)
+        except ConvergenceError:
+            if strict:
+                raise
+            ok[at] = False
+    return out, J, ok
 
 
 def separability_threshold(beta: np.ndarray) -> np.ndarray:
@@ -307,7 +412,11 @@ def solve(psi: np.ndarray, beta: np.ndarray) -> dict[str, np.ndarray]:
     """(alpha*, sigma*, lambda*) of the Sur-Candes system in their units, broadcast over psi and beta; NaN
     where psi >= psi*(beta) (alpha* NaN also for beta = 0, where it is undefined)."""
     psi, beta = np.broadcast_arrays(np.asarray(psi, float), np.asarray(beta, float))
-    star = separability_threshold(beta)
+    return _solution(psi, beta, separability_threshold(beta))
+
+
+def _solution(psi: np.ndarray, beta: np.ndarray, star: np.ndarray) -> dict[str, np.ndarray]:
+    """``solve`` for broadcast psi, beta with star = psi*(beta)."""
     out = {k: np.full(psi.shape, np.nan) for k in ("alpha", "sigma", "lambda")}
     inside = psi < star
     if inside.any():
@@ -321,7 +430,8 @@ def solve(psi: np.ndarray, beta: np.ndarray) -> dict[str, np.ndarray]:
 def theory(model: LogisticMLE) -> dict[str, np.ndarray]:
     """All metrics of ``model`` (psi, beta scalars or arrays broadcasting together); see the module docstring."""
     psi, beta = np.broadcast_arrays(np.asarray(model.psi, float), np.asarray(model.beta, float))
-    sol = solve(psi, beta)
+    star = separability_threshold(beta)
+    sol = _solution(psi, beta, star)
     alpha = sol["alpha"]
     perp2 = psi * sol["sigma"] ** 2
     signal = np.where(beta > 0, alpha * beta, 0.0)
@@ -333,7 +443,7 @@ def theory(model: LogisticMLE) -> dict[str, np.ndarray]:
             err[at] = _mm_test_error(LogisticMLE.labels(b), cos[at])
     out = {"bias_inflation": alpha, "sigma_perp2": perp2, "lrt_scale": perp2 / sol["lambda"], "test_error": err,
            "cos_angle": cos, "mle_exists": np.isfinite(perp2).astype(float),
-           "separability_threshold": separability_threshold(beta)}
+           "separability_threshold": star}
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 

@@ -206,3 +206,46 @@ def test_panels_agree_with_trapezoid(monkeypatch):
     trapezoid = lg.solve(psi, 2.0)
     for key in ("alpha", "sigma", "lambda"):
         assert float(panels[key]) == pytest.approx(float(trapezoid[key]), rel=1e-11)
+
+
+@pytest.mark.parametrize("axis", ["psi", "beta", "grid"])
+def test_grids_agree_with_pointwise_solves(axis):
+    """Every kind of grid (psi at fixed beta, beta at fixed psi through beta = 0 and across psi*(beta), and a
+    2-D grid, both with more distinct betas than continuation paths) gives each point's solution alone to
+    1e-10; NaN exactly at and beyond psi*."""
+    if axis == "psi":
+        psi, beta = np.linspace(0.01, 0.3, 200), np.full(200, 2.0)
+    elif axis == "beta":
+        psi, beta = np.full(60, 0.25), np.linspace(0.0, 4.0, 60)
+    else:
+        p, b = np.meshgrid(np.linspace(0.02, 0.4, 9), np.linspace(0.0, 3.0, 3 * lg._KNOTS))
+        psi, beta = p.ravel(), b.ravel()
+    grid = lg.solve(psi, beta)
+    inside = psi < lg.separability_threshold(beta)
+    assert 0 < inside.sum() and np.array_equal(np.isfinite(grid["sigma"]), inside)
+    for k in np.flatnonzero(inside)[:: max(1, inside.sum() // 7)]:
+        alone = lg.solve(psi[k], beta[k])
+        for key in ("alpha", "sigma", "lambda"):
+            if beta[k] > 0 or key != "alpha":
+                assert grid[key][k] == pytest.approx(float(alone[key]), rel=1e-10), (key, psi[k], beta[k])
+
+
+def test_points_failing_from_interpolated_starts_are_solved_again(monkeypatch):
+    """The knots' fallback: points reported not converged from their interpolated start (here every third one,
+    forced, their values spoiled) are solved again with more knots and end up with the pointwise solution."""
+    psi, beta = np.full(40, 0.15), np.linspace(0.1, 3.0, 40)
+    reference = lg.solve(psi, beta)
+    polish = lg._polish
+
+    def failing(psi_, beta_, y, tol=lg._TOL, strict=True):
+        y, J, ok = polish(psi_, beta_, y, tol, strict)
+        if not strict:  # reported failed, with a useless value
+            ok[::3], y[::3] = False, np.nan
+        return y, J, ok
+
+    monkeypatch.setattr(lg, "_polish", failing)
+    again = lg.solve(psi, beta)
+    for key in ("alpha", "sigma", "lambda"):
+        np.testing.assert_allclose(again[key], reference[key], rtol=1e-10)
+    alone = lg.solve(psi[7], beta[7])
+    assert float(again["sigma"][7]) == pytest.approx(float(alone["sigma"]), rel=1e-10)
