@@ -97,7 +97,7 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def browser():
     if not (CHROMIUM and DRIVER):
         pytest.skip("Debian's chromium and chromium-driver are needed (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver  # in the test extras: a missing install must fail, not skip
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 

@@ -451,7 +451,7 @@ def test_changed_file_spectrum_is_recomputed_and_a_moved_one_reused(tmp_path):
 
 
 def test_one_blas_thread_only_inside_run(tmp_path):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl  # a core dependency: a missing install must fail, not skip
     seen = []
 
     def replicate(model, sizes, rng):
